@@ -1,0 +1,68 @@
+"""The plain Audit value every renderer receives (never the engine)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .findings import SEVERITY_RANK, Finding
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One (scenario, variant[-n]) run, as recorded in its run.json."""
+
+    scenario: str
+    name: str  # directory name: unset, unset-2, denied, …
+    variant: str  # built-in variant: unset, denied, …
+    capture: str  # proxy | tun | imported
+    coverage: tuple[str, ...]  # protocols the capture could see: tcp, udp, dns, http
+    coverage_note: str  # human statement of what the capture could NOT see
+    flows: int
+    exit_codes: tuple[int | None, ...]
+    complete: bool
+    problems: tuple[str, ...] = ()  # why the run is incomplete, timeouts, …
+    dir: Path | None = None  # run directory (holds flows.mitm), None for imported captures
+    notice_seen: bool = False
+    telemetry_requests: int = 0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    cls: str  # telemetry | functional | unknown
+    variants: tuple[str, ...]
+    requests: int
+    action: str = ""  # sinkhole | forward | mixed
+
+
+@dataclass(frozen=True)
+class Audit:
+    tool_version: str
+    created: str  # ISO-8601 UTC
+    capture: str
+    complete: bool
+    runs: tuple[RunSummary, ...]
+    endpoints: tuple[Endpoint, ...]
+    findings: tuple[Finding, ...]
+    scenarios: tuple[str, ...] = ()
+    fail_on: str = "high"
+    out: Path | None = None
+    problems: tuple[str, ...] = ()  # audit-level reasons it is incomplete
+    notes: tuple[str, ...] = field(default_factory=tuple)  # decoder limits hit etc.
+
+    def counted(self) -> tuple[Finding, ...]:
+        """Findings that count toward the exit code (not baselined)."""
+        return tuple(f for f in self.findings if not f.baselined)
+
+    def failing(self) -> tuple[Finding, ...]:
+        if self.fail_on == "never":
+            return ()
+        bar = SEVERITY_RANK[self.fail_on]
+        return tuple(f for f in self.counted() if SEVERITY_RANK[f.severity] >= bar)
+
+    @property
+    def exit_code(self) -> int:
+        if not self.complete:
+            return 3
+        return 1 if self.failing() else 0
