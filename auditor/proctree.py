@@ -1,0 +1,130 @@
+"""Find and end every process a run started, including detached ones.
+
+The runner becomes a child subreaper, so a telemetry sender that double-forks to escape its parent
+is re-parented to us instead of to init and can still be found and ended. Processes are tied to
+their run by the run's step PIDs and by a marker variable in their environment (which survives
+re-parenting, but not a program that scrubs its environment: those are matched by ancestry).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+
+MARKER = "EGRESS_AUDIT_RUN"
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _parents() -> dict[int, int]:
+    out = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fo:
+                stat = fo.read()
+        except OSError:
+            continue
+        # comm may contain spaces and parentheses: the ppid follows the last ')'.
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) >= 2:
+            out[int(entry.name)] = int(fields[1])
+    return out
+
+
+def _has_marker(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fo:
+            return marker in fo.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def descendants(roots: set[int], parents: dict[int, int] | None = None) -> set[int]:
+    parents = _parents() if parents is None else parents
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    seen, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        for c in children.get(pid, ()):
+            if c not in seen:
+                seen.add(c)
+                todo.append(c)
+    return seen
+
+
+def run_processes(run_id: str, roots: set[int], exclude: set[int]) -> set[int]:
+    """Live processes of one run: descendants of its steps, and our descendants carrying its marker."""
+    parents = _parents()
+    mine = descendants({os.getpid()}, parents)
+    excluded = exclude | descendants(exclude, parents)
+    marker = f"{MARKER}={run_id}".encode()
+    found = {p for p in roots if p in parents} | descendants(roots, parents)
+    found |= {p for p in mine if _has_marker(p, marker)}
+    found |= descendants(found, parents)
+    return (found & (mine | roots)) - excluded - {os.getpid()}
+
+
+def reap(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        except OSError:
+            pass
+
+
+def kill(run_id: str, roots: set[int], exclude: set[int], grace: float = 2.0) -> int:
+    """SIGTERM the run's processes, SIGKILL what is left after `grace`; return how many there were."""
+    procs = run_processes(run_id, roots, exclude)
+    total = set(procs)
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        for pid in procs:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            reap(procs)
+            procs = run_processes(run_id, roots, exclude)
+            total |= procs
+            if not procs:
+                return len(total)
+            time.sleep(0.05)
+    reap(procs)
+    return len(total)
+
+
+def wait_quiet(run_id: str, roots: set[int], exclude: set[int], timeout: float) -> bool:
+    """Wait until the run has no live process (detached senders finished); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs = run_processes(run_id, roots, exclude)
+        reap(procs)
+        if not {p for p in procs if not _is_zombie(p)}:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fo:
+            stat = fo.read()
+        return stat[stat.rfind(b")") + 2:][:1] == b"Z"
+    except OSError:
+        return True

@@ -1,0 +1,295 @@
+"""Run one scenario variant in a capture sandbox and write its run directory.
+
+Per run: fresh HOME and project dir with the canary identity planted → capture up → consent
+commands and steps (timeouts, process-tree kill, output with timestamps) → linger for detached
+senders → capture down → run.json. Everything later is computed from the run directory alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__, proctree
+from .errors import CaptureError
+from .identity import Identity
+from .sandbox import Backend, SessionInfo
+from .scenario import Answer, Scenario, Step
+from .variants import Variant, consent_for, variant_env
+
+RUN_SCHEMA = 1
+LINGER = float(os.environ.get("EGRESS_AUDIT_LINGER", "3"))
+# Host variables a toolchain needs to work at all; everything else of the host stays out.
+PASS_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYENV_ROOT", "PYENV_VERSION", "NVM_DIR", "JAVA_HOME",
+            "GOROOT", "GOPATH", "CARGO_HOME", "RUSTUP_HOME", "GOPROXY", "GOFLAGS")
+PASS_PREFIXES = ("PIP_", "npm_config_", "UV_")
+NEVER_PASS = ("PIP_CERT", "npm_config_cafile", "PIP_CLIENT_CERT")
+
+
+@dataclass
+class RunPlan:
+    scenario: Scenario
+    variant: Variant
+    name: str  # run directory name: unset, unset-2, …
+    identity: Identity
+    same_home_as: str = ""  # name of the run whose HOME is reused (PRIV-004 rerun)
+
+
+class OutputLog:
+    """output.jsonl: one line per line of output, with time, stream and step."""
+
+    def __init__(self, path: Path):
+        self._fo = open(path, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, stream: str, step: str, text: str) -> None:
+        line = json.dumps({"t": round(time.time(), 6), "stream": stream, "step": step, "text": text})
+        with self._lock:
+            self._fo.write(line + "\n")
+            self._fo.flush()
+
+    def close(self) -> None:
+        self._fo.close()
+
+
+def _host_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if (k in PASS_ENV or k.startswith(PASS_PREFIXES)) and k not in NEVER_PASS}
+    real_home = Path(os.path.expanduser("~"))
+    # Toolchain managers find themselves through HOME, which the sandbox replaces.
+    for var, sub in (("PYENV_ROOT", ".pyenv"), ("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup"),
+                     ("NVM_DIR", ".nvm")):
+        if var not in env and (real_home / sub).is_dir():
+            env[var] = str(real_home / sub)
+    return env
+
+
+def plant(identity: Identity, home: Path, work: Path, files: tuple[tuple[str, str], ...]) -> list[str]:
+    """Create HOME and the project (a git repo with a canary remote); return notes."""
+    notes = []
+    (home / ".config").mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(
+        f"[user]\n\tname = {identity.full_name}\n\temail = {identity.email}\n"
+        "[init]\n\tdefaultBranch = main\n", encoding="utf-8")
+    for rel, content in files:
+        target = work / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    git = shutil.which("git")
+    if not git:
+        return ["git not found: the project is not a git repository, git_remote not planted"]
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "GIT_CONFIG_NOSYSTEM": "1"}
+    if not (work / ".git").exists():
+        if not (work / "README.md").exists():
+            (work / "README.md").write_text(f"# {identity.project_name}\n", encoding="utf-8")
+        for argv in (["init", "-q"], ["remote", "add", "origin", identity.git_remote],
+                     ["add", "-A"], ["commit", "-q", "-m", "initial import"]):
+            r = subprocess.run([git, *argv], cwd=work, env=env, capture_output=True, text=True)
+            if r.returncode:
+                notes.append(f"git {argv[0]} failed: {r.stderr.strip()[:200]}")
+    return notes
+
+
+class StepRunner:
+    def __init__(self, run_id: str, env: dict[str, str], cwd: Path, log: OutputLog,
+                 session, prefix: list[str], exclude: set[int]):
+        self.run_id, self.env, self.cwd, self.log = run_id, env, cwd, log
+        self.session, self.prefix, self.exclude = session, prefix, exclude
+        self.roots: set[int] = set()
+        self.notice_at: float | None = None
+
+    def run(self, step: Step, tty: bool) -> dict:
+        started = time.time()
+        argv = [*self.prefix, "bash", "-c", step.run]
+        result = {"name": step.name, "run": step.run, "started": started, "tty": tty}
+        if tty:
+            code, timed_out = self._run_pty(argv, step)
+        else:
+            code, timed_out = self._run_pipes(argv, step)
+        result.update(ended=time.time(), exit_code=code, timed_out=timed_out,
+                      expect_exit=step.expect_exit)
+        if timed_out:
+            self.log.write("audit", step.name, f"step timed out after {step.timeout:g} s; process tree killed")
+        return result
+
+    def _spawn(self, argv, **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, cwd=self.cwd, env=self.env, start_new_session=True, **kw)
+        self.roots.add(proc.pid)
+        return proc
+
+    def _run_pipes(self, argv, step: Step) -> tuple[int | None, bool]:
+        proc = self._spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        readers = [threading.Thread(target=self._pump, args=(pipe, name, step.name), daemon=True)
+                   for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
+        for t in readers:
+            t.start()
+        timed_out = not self._wait(proc, step.timeout)
+        for t in readers:
+            t.join(5)
+        return (None if timed_out else proc.returncode), timed_out
+
+    def _wait(self, proc: subprocess.Popen, timeout: float) -> bool:
+        """Wait for the step; on timeout kill its whole tree. Checks the capture is alive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                proc.wait(0.2)
+                return True
+            except subprocess.TimeoutExpired:
+                self.session.check()
+        proctree.kill(self.run_id, {proc.pid}, self.exclude)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return False
+
+    def _pump(self, pipe, stream: str, step: str) -> None:
+        for raw in iter(pipe.readline, b""):
+            self.log.write(stream, step, raw.decode("utf-8", "replace").rstrip("\r\n"))
+        pipe.close()
+
+    def _run_pty(self, argv, step: Step) -> tuple[int | None, bool]:
+        master, slave = pty.openpty()
+        env = dict(self.env, TERM="xterm-256color")
+        proc = subprocess.Popen(argv, cwd=self.cwd, env=env, stdin=slave, stdout=slave,
+                                stderr=slave, start_new_session=True)
+        self.roots.add(proc.pid)
+        os.close(slave)
+        answers: list[Answer] = list(step.answers)
+        pending, text, last_output, enters = "", "", time.monotonic(), 0
+        deadline = time.monotonic() + step.timeout
+        timed_out = False
+        while True:
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536).decode("utf-8", "replace")
+                except OSError:  # EIO: the terminal closed
+                    break
+                if not chunk:
+                    break
+                last_output = time.monotonic()
+                pending += chunk
+                text += chunk
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    self.log.write("tty", step.name, line.rstrip("\r"))
+                for a in list(answers):
+                    if a.expect.search(text):
+                        os.write(master, (a.send + "\n").encode())
+                        self.log.write("audit", step.name, f"answered prompt /{a.expect.pattern}/")
+                        answers.remove(a)
+                        text = ""
+            elif proc.poll() is not None:
+                break
+            elif time.monotonic() - last_output > 1.0 and pending.strip() and enters < 5:
+                # A prompt is waiting with no scripted answer: press Enter, as a hurried user would.
+                os.write(master, b"\n")
+                self.log.write("audit", step.name, "pressed Enter at an unanswered prompt")
+                enters += 1
+                last_output = time.monotonic()
+            self.session.check()
+        if pending:
+            self.log.write("tty", step.name, pending.rstrip("\r"))
+        if timed_out:
+            proctree.kill(self.run_id, {proc.pid}, self.exclude)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        return (None if timed_out else proc.returncode), timed_out
+
+
+def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tuple[str, ...],
+        sandbox_root: Path) -> Path:
+    """Execute one planned run; return its run directory. Raises CaptureError if capture died."""
+    sc, variant = plan.scenario, plan.variant
+    run_dir = out / "runs" / sc.name / plan.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    home = sandbox_root / "home" / plan.identity.username
+    identity = plan.identity.with_home(str(home))
+    work = Path(identity.project_path)
+    if not plan.same_home_as and sandbox_root.exists():
+        shutil.rmtree(sandbox_root / "home", ignore_errors=True)  # a fresh HOME for every run
+    notes = plant(identity, home, work, sc.files)
+    tmp = sandbox_root / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    run_id = f"{sc.name}/{plan.name}/{os.getpid()}/{time.monotonic_ns()}"
+    manifest = {
+        "schema_version": RUN_SCHEMA, "tool_version": __version__, "scenario": sc.name,
+        "scenario_path": str(sc.path), "run": plan.name, "variant": variant.name,
+        "same_home_as": plan.same_home_as, "identity": identity.to_json(),
+        "expect": {"telemetry": list(sc.expect_telemetry), "notice": sc.notice.pattern if sc.notice else None},
+        "allow": list(allow), "declared_allow": list(sc.allow),
+        "consent": {"denied": sc.denied is not None, "granted": sc.granted is not None},
+        "started": time.time(), "steps": [], "problems": [], "notes": notes,
+    }
+    log = OutputLog(run_dir / "output.jsonl")
+    session = runner = None
+    steps_out: list[dict] = manifest["steps"]
+    try:
+        session = backend.start(run_dir, allow, state_dir, variant.untrusted_ca)
+        info: SessionInfo = session.info
+        manifest.update(capture=info.mode, coverage=list(info.coverage), coverage_note=info.coverage_note)
+        env = _host_env()
+        env.update(
+            HOME=str(home), USER=identity.username, LOGNAME=identity.username, SHELL="/bin/bash",
+            HOSTNAME=identity.hostname, TMPDIR=str(tmp), TERM="dumb", LANG=env.get("LANG", "C.UTF-8"),
+            SCENARIO_DIR=str(sc.dir), AWS_ACCESS_KEY_ID=identity.aws_access_key_id,
+            AWS_SECRET_ACCESS_KEY=identity.aws_secret_access_key, GITHUB_TOKEN=identity.github_token,
+            NPM_TOKEN=identity.npm_token, PYTHONDONTWRITEBYTECODE="1",
+        )
+        env.update(info.env)
+        env.update(variant_env(variant, sc, identity))
+        env[proctree.MARKER] = run_id
+        manifest["env"] = {k: ("<planted>" if k in ("AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "NPM_TOKEN") else v)
+                           for k, v in sorted(env.items()) if k not in os.environ or os.environ[k] != v}
+        runner = StepRunner(run_id, env, work, log, session, info.prefix, set(info.pids))
+        consent = consent_for(variant, sc)
+        pre = [Step(name=f"consent-{variant.consent}-{i + 1}", run=cmd, expect_exit=None)
+               for i, cmd in enumerate(consent.run if consent else ())]
+        for step in (*pre, *sc.steps):
+            result = runner.run(step, tty=variant.tty or step.tty)
+            steps_out.append(result)
+            if result["timed_out"]:
+                manifest["notes"].append(f"step {step.name!r} timed out after {step.timeout:g} s and was killed")
+        quiet = proctree.wait_quiet(run_id, runner.roots, set(info.pids), LINGER)
+        if not quiet:
+            n = proctree.kill(run_id, runner.roots, set(info.pids))
+            log.write("audit", "linger", f"{n} process(es) still running after the {LINGER:g} s linger; killed")
+            manifest["notes"].append(f"{n} background process(es) killed after the linger")
+        session.check()
+    except CaptureError as e:
+        manifest["problems"].append(str(e))
+    except BaseException as e:  # Ctrl-C / SIGTERM: record, clean up, re-raise
+        manifest["problems"].append(f"interrupted ({type(e).__name__})")
+        raise
+    finally:
+        roots = runner.roots if runner else set()
+        exclude = set(session.info.pids) if session else set()
+        proctree.kill(run_id, roots, exclude, grace=1.0)
+        if session is not None:
+            manifest["problems"] += session.stop()
+        log.close()
+        manifest["ended"] = time.time()
+        manifest["exit_codes"] = [s["exit_code"] for s in steps_out]
+        manifest["complete"] = not manifest["problems"]
+        (run_dir / "run.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return run_dir
