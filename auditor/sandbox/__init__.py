@@ -49,3 +49,49 @@ def get_backend(name: str) -> Backend:
 
         return tun.TunBackend()
     raise ValueError(name)
+
+
+def select_mode(requested: str) -> tuple[str, str]:
+    """The capture mode to use and why; `auto` prefers full capture where it works here."""
+    from ..errors import CaptureError, UsageError
+
+    if requested not in ("auto", "tun", "proxy"):
+        raise UsageError(f"--capture {requested}: expected auto, tun or proxy")
+    if requested == "proxy":
+        return "proxy", "requested"
+    try:
+        from . import tun
+    except ImportError:
+        tun = None
+    problem = tun.unavailable() if tun else "the tun backend is not installed"
+    if not problem:
+        return "tun", "full capture available" if requested == "auto" else "requested"
+    if requested == "tun":
+        raise CaptureError(f"--capture tun is not possible here: {problem} (see `egress-audit doctor`)")
+    return "proxy", f"full capture unavailable: {problem}"
+
+
+def doctor_report() -> list[tuple[str, bool, str]]:
+    """(check, ok, detail) rows for `egress-audit doctor`."""
+    import shutil
+
+    from .mitm import mitmdump_path, system_trust_store
+
+    rows = []
+    try:
+        rows.append(("mitmdump", True, mitmdump_path()))
+    except Exception as e:
+        rows.append(("mitmdump", False, str(e)))
+    trust = system_trust_store()
+    rows.append(("system trust store", bool(trust), trust or "none found: forwarded hosts cannot be verified"))
+    rows.append(("optional: git", bool(shutil.which("git")),
+                 shutil.which("git") or "not found: the canary project is not a git repo"))
+    try:
+        from . import tun
+
+        rows += tun.doctor_rows()
+    except ImportError:
+        rows.append(("optional: full capture (tun)", False, "not available in this version"))
+    mode, why = select_mode("auto")
+    rows.append(("capture auto", True, f"will use {mode} ({why})"))
+    return rows

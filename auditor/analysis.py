@@ -1,0 +1,210 @@
+"""Run directories (or foreign captures) → Audit. A pure function of files on disk."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__, decode, detect, flowstore
+from .audit import Audit, Endpoint, RunSummary
+from .catalog import classify, event_keys
+from .errors import UsageError
+from .findings import SEVERITY_RANK, Finding
+from .identity import Identity
+from .policy import Policy, apply_baseline, apply_policy
+from .rules import (ExchangeFacts, RunFacts, consent_rules, egress_rules, evidence_rules,
+                    identifier_rules, security_rules)
+
+# Heuristic notice when the scenario documents none: words a telemetry notice uses.
+NOTICE_HEURISTIC = re.compile(r"(?i)(telemetry|usage (data|statistics)|analytics|anonymous(ly)? "
+                              r"(usage|data|statistics)|collects? .{0,40}data)")
+ID_VALUE = re.compile(r"^[A-Za-z0-9_\-+/=.:]{16,128}$")
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    if (path / "run.json").is_file():
+        return [path]
+    dirs = sorted(p.parent for p in path.glob("runs/*/*/run.json"))
+    if not dirs:
+        raise UsageError(f"{path}: not a run directory (no run.json, no runs/*/*/run.json)")
+    return dirs
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as fo:
+            for line in fo:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue  # a line torn by a killed writer
+    except OSError:
+        pass
+    return out
+
+
+def _looks_like_id(value: bytes) -> str | None:
+    try:
+        text = value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not ID_VALUE.match(text) or text.replace(".", "").isdigit():
+        return None
+    digits = sum(c.isdigit() for c in text)
+    letters = sum(c.isalpha() for c in text)
+    # Random-looking: both letters and digits; plain words and version strings are not ids.
+    return text if digits >= 3 and letters >= 3 else None
+
+
+def _exchange_facts(ex: flowstore.Exchange, matcher, declared, allowed, notes, want_ids) -> ExchangeFacts:
+    layers = list(decode.layers(ex, notes=notes))
+    keys = event_keys([l.path for l in layers if l.path] + [l.part for l in layers])
+    cls, reason = classify(ex.host, ex.path, declared, allowed, keys)
+    evidence = detect.scan(ex, matcher, notes)
+    ids = {}
+    if want_ids and cls != "functional":
+        matched = {e.location for e in evidence}
+        for layer in layers:
+            if (layer.path or layer.part.startswith("header:")) and layer.location not in matched:
+                value = _looks_like_id(layer.data)
+                if value:
+                    ids.setdefault(layer.location, value)
+    return ExchangeFacts(ex, cls, reason, evidence, ids)
+
+
+def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> tuple[RunFacts, RunSummary]:
+    expect = manifest.get("expect", {})
+    declared = tuple(expect.get("telemetry") or ())
+    allowed = tuple(manifest.get("allow") or ())
+    want_ids = manifest.get("variant") == "unset"
+    facts = [_exchange_facts(ex, matcher, declared, allowed, notes, want_ids) for ex in exchanges]
+    output = _read_jsonl(d / "output.jsonl")
+    pattern = expect.get("notice")
+    notice_re = re.compile(pattern) if pattern else NOTICE_HEURISTIC
+    notice_time = next((o.get("t") for o in output if o.get("stream") in ("stdout", "stderr", "tty")
+                        and notice_re.search(o.get("text", ""))), None)
+    rf = RunFacts(
+        scenario=manifest["scenario"], run=manifest["run"], variant=manifest["variant"],
+        same_home_as=manifest.get("same_home_as", ""), exchanges=facts,
+        events=_read_jsonl(d / "events.jsonl"), notice_time=notice_time,
+        notice_source="expect.notice" if pattern else "heuristic",
+        has_denied=bool(manifest.get("consent", {}).get("denied")), capture=manifest.get("capture", "?"))
+    problems = tuple(manifest.get("problems", ()))
+    summary = RunSummary(
+        scenario=rf.scenario, name=rf.run, variant=rf.variant, capture=rf.capture,
+        coverage=tuple(manifest.get("coverage", ())), coverage_note=manifest.get("coverage_note", ""),
+        flows=len(exchanges), exit_codes=tuple(manifest.get("exit_codes", ())),
+        complete=bool(manifest.get("complete")) and not problems,
+        problems=problems + tuple(n for n in manifest.get("notes", ()) if "timed out" in n),
+        dir=d, notice_seen=notice_time is not None,
+        telemetry_requests=sum(1 for x in facts if x.cls == "telemetry" and x.has_payload))
+    return rf, summary
+
+
+def _endpoints(runs: list[RunFacts]) -> tuple[Endpoint, ...]:
+    agg: dict[str, dict] = defaultdict(lambda: {"cls": set(), "variants": set(), "n": 0, "action": set()})
+    for r in runs:
+        for x in r.exchanges:
+            a = agg[x.ex.host]
+            a["cls"].add(x.cls)
+            a["variants"].add(r.variant)
+            a["n"] += 1
+            a["action"].add(x.ex.action or "?")
+    out = []
+    for host, a in sorted(agg.items()):
+        cls = next(c for c in ("telemetry", "functional", "unknown") if c in a["cls"] or c == "unknown")
+        action = a["action"].pop() if len(a["action"]) == 1 else "mixed"
+        out.append(Endpoint(host, cls, tuple(sorted(a["variants"])), a["n"], action))
+    return tuple(out)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        if f.id not in seen:
+            seen.add(f.id)
+            out.append(f)
+    return out
+
+
+def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, baseline: frozenset[str],
+          fail_on: str, capture: str, notes: list[str], problems: list[str], created: str | None = None,
+          out: Path | None = None) -> Audit:
+    findings: list[Finding] = []
+    declared: dict[str, tuple[str, ...]] = {}
+    for r in runs:
+        findings += consent_rules(r) + evidence_rules(r) + security_rules(r)
+    by_scenario: dict[str, list[RunFacts]] = defaultdict(list)
+    for r in runs:
+        by_scenario[r.scenario].append(r)
+    for name, rs in by_scenario.items():
+        findings += identifier_rules(rs)
+    for s, d in ((s, s.dir) for s in summaries if s.dir):
+        m = json.loads((d / "run.json").read_text(encoding="utf-8"))
+        exp = tuple((m.get("expect") or {}).get("telemetry") or ())
+        declared[s.scenario] = tuple({*declared.get(s.scenario, ()), *exp, *m.get("allow", ())})
+    findings += egress_rules(runs, declared)
+    findings = apply_baseline(apply_policy(_dedupe(findings), policy), baseline)
+    findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule, f.scenario, f.variant, f.host,
+                                 f.evidence.location if f.evidence else ""))
+    incomplete = [f"{s.scenario}/{s.name}: {p}" for s in summaries if not s.complete for p in s.problems
+                  or ("run incomplete",)]
+    problems = problems + incomplete
+    return Audit(
+        tool_version=__version__,
+        created=created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        capture=capture, complete=not problems and bool(summaries), runs=tuple(summaries),
+        endpoints=_endpoints(runs), findings=tuple(findings),
+        scenarios=tuple(dict.fromkeys(s.scenario for s in summaries)), fail_on=fail_on, out=out,
+        problems=tuple(problems) + (() if summaries else ("no runs were captured",)),
+        notes=tuple(dict.fromkeys(notes)))
+
+
+def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: frozenset[str] = frozenset(),
+                     fail_on: str = "high", identity: Identity | None = None, out: Path | None = None,
+                     expected_runs: int | None = None) -> Audit:
+    runs, summaries, notes, problems = [], [], [], []
+    matchers: dict[str, detect.Matcher] = {}
+    modes = set()
+    for d in dirs:
+        try:
+            manifest = json.loads((d / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{d / 'run.json'}: cannot read run manifest: {e}") from None
+        ident = identity or Identity.from_json(manifest.get("identity", {}))
+        key = json.dumps(ident.to_json(), sort_keys=True)
+        if key not in matchers:
+            matchers[key] = detect.Matcher(ident)
+        flows = d / "flows.mitm"
+        exchanges = list(flowstore.read_mitm(flows, manifest["scenario"], manifest["run"])) if flows.exists() else []
+        rf, summary = _run_facts(d, manifest, exchanges, matchers[key], notes)
+        runs.append(rf)
+        summaries.append(summary)
+        modes.add(summary.capture)
+    if expected_runs is not None and len(summaries) < expected_runs:
+        problems.append(f"only {len(summaries)} of {expected_runs} planned runs produced a run directory")
+    capture = modes.pop() if len(modes) == 1 else ("mixed" if modes else "none")
+    return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture=capture,
+                 notes=notes, problems=problems, out=out)
+
+
+def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Policy = Policy(),
+                     baseline: frozenset[str] = frozenset(), fail_on: str = "high") -> Audit:
+    """Foreign captures (.mitm, HAR): no variants, so only evidence and security rules apply."""
+    runs, summaries, notes = [], [], []
+    matcher = detect.Matcher(identity) if identity else None
+    for p in paths:
+        kind = flowstore.detect_kind(p)
+        name = p.stem
+        reader = flowstore.read_har if kind == "har" else flowstore.read_mitm
+        exchanges = list(reader(p, "imported", name))
+        facts = [_exchange_facts(ex, matcher, (), (), notes, False) for ex in exchanges]
+        runs.append(RunFacts("imported", name, "imported", "", facts, [], None, "heuristic", True, "imported"))
+        summaries.append(RunSummary("imported", name, "imported", "imported", (), f"imported {kind} file {p}",
+                                    len(exchanges), (), True))
+    return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture="imported",
+                 notes=notes, problems=[])
