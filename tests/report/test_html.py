@@ -1,0 +1,174 @@
+from html.parser import HTMLParser
+
+import pytest
+
+from auditor.report import html
+
+from .conftest import BIDI, LONG
+
+
+class Page(HTMLParser):
+    """Every element and attribute the browser would build, and the text it would show."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @property
+    def shown(self) -> str:
+        return "".join(self.text)
+
+    def ids(self) -> set[str]:
+        return {a["id"] for _, a in self.tags if "id" in a}
+
+
+ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "nav", "a", "section",
+                "div", "p", "h1", "h2", "h3", "span", "b", "strong", "code", "ul", "li", "table", "thead",
+                "tbody", "tr", "th", "td", "article", "dl", "dt", "dd", "footer"}
+
+
+def render(audit, tmp_path) -> str:
+    path = html.render(audit, tmp_path)
+    assert path == tmp_path / "report.html"
+    return path.read_text(encoding="utf-8")
+
+
+def assert_inert(page: Page):
+    for tag, attrs in page.tags:
+        assert tag in ALLOWED_TAGS, tag
+        assert not [a for a in attrs if a.startswith("on") or a in ("src", "srcdoc", "action", "formaction")]
+        if "href" in attrs:
+            assert attrs["href"].startswith("#"), attrs["href"]  # only in-page anchors
+        if "style" in attrs:
+            raise AssertionError("inline style attribute")
+
+
+def test_self_contained_with_strict_csp(audit, tmp_path):
+    text = render(audit, tmp_path)
+    page = Page(text)
+    assert text.startswith("<!DOCTYPE html>")
+    csp = [a["content"] for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp == [html.CSP]
+    assert "default-src 'none'" in csp[0] and "style-src 'unsafe-inline'" in csp[0]
+    assert_inert(page)  # no script, no external resource, no link leaving the page
+    assert "<script" not in text and "http://" not in text and "https://" not in text.split("<body>")[0]
+
+
+def test_key_sections(audit, tmp_path):
+    page = Page(render(audit, tmp_path))
+    assert {"verdict", "concerns", "consent", "endpoints", "runs", "details", "notes"} <= page.ids()
+    assert {"concern-privacy", "concern-confidentiality", "concern-awareness", "concern-security"} <= page.ids()
+    assert {f"f-{f.id}" for f in audit.findings} <= page.ids()
+    for _, attrs in page.tags:  # every in-page link resolves
+        if "href" in attrs:
+            assert attrs["href"][1:] in page.ids()
+    shown = page.shown
+    assert "FAIL" in shown and "2 findings at or above high" in shown
+    assert "exit 1: findings at or above high" in shown
+    assert "QUIC payloads are not decrypted" in shown
+    assert "gzip→json" in shown.replace("\n", "")  # the decoding chain
+    assert "jdo***" in shown and "body:$.events[0].user" in shown
+    assert "https://telemetry.polite-tool.example/v1/collect" in shown  # as text, not a link
+    assert "sinkhole" in shown and "forward" in shown
+
+
+def test_verdict_banner_states(audit, clean_audit, incomplete_audit, tmp_path):
+    def banner(a, sub):
+        page = Page(render(a, tmp_path / sub))
+        return next(attrs["class"] for t, attrs in page.tags if attrs.get("id") == "verdict"), page.shown
+    assert banner(audit, "a")[0] == "banner fail"
+    cls, shown = banner(clean_audit, "b")
+    assert cls == "banner pass" and "PASS" in shown and "No findings." in shown
+    cls, shown = banner(incomplete_audit, "c")
+    assert cls == "banner incomplete" and "INCOMPLETE" in shown and "exit 3" in shown
+    assert "proves nothing" in shown and "tun device unavailable" in shown
+    assert "unknown (capture incomplete)" in shown  # telemetry column does not claim "no"
+
+
+def test_consent_matrix(audit, tmp_path):
+    text = render(audit, tmp_path)
+    consent = Page(text[text.index('<section id="consent"'):text.index('<section id="endpoints"')]).shown
+    assert consent.index("unset-2") < consent.index("denied") < consent.index("dnt")
+    assert "CONSENT-001" in consent and "(2 requests)" in consent
+
+
+@pytest.mark.parametrize("needle", [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(2)>',
+    "javascript:alert(document.cookie)//",
+    "![beacon](https://tracker.example/p.png)",
+])
+def test_hostile_strings_are_text_not_markup(hostile_audit, tmp_path, needle):
+    text = render(hostile_audit, tmp_path)
+    page = Page(text)
+    assert_inert(page)
+    assert needle in page.shown  # visible to the reader, exactly as captured
+    assert needle not in text or needle.startswith(("javascript", "!"))  # escaped in the source
+
+
+def test_hostile_invisible_characters_are_shown_not_obeyed(hostile_audit, tmp_path):
+    text = render(hostile_audit, tmp_path)
+    assert "\u202e" not in text and "\x00" not in text and "\udcff" not in text
+    assert BIDI.replace("\u202e", "\\u202e") in text
+    assert "nul\\x00byte" in text
+
+
+def test_long_values_are_clipped(hostile_audit, tmp_path):
+    text = render(hostile_audit, tmp_path)
+    assert LONG not in text and "chars)" in text
+    assert len(text) < 60000
+
+
+def test_deterministic(audit, tmp_path):
+    assert html.render(audit, tmp_path / "a").read_bytes() == html.render(audit, tmp_path / "b").read_bytes()
+
+
+def test_autoescape_cannot_be_bypassed_by_template_authors():
+    env = html._ENV
+    assert env.autoescape is True
+    assert str(env.from_string("{{ x }}").render(x="<b>\u202e")) == "&lt;b&gt;\\u202e"
+
+
+def test_finding_without_evidence(build, tmp_path):
+    from auditor.findings import Finding
+    f = Finding(rule="CONSENT-004", title="Telemetry before any notice", scenario="polite-tool",
+                variant="unset", host="t.example", detail="no notice was printed (expect.notice)")
+    shown = Page(render(build.audit(findings=(f,)), tmp_path)).shown
+    assert "a fact about the run" in shown and "no notice was printed" in shown
+
+
+class Nesting(HTMLParser):
+    VOID = {"meta", "br", "hr", "img", "input", "link"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.errors.append((tag, self.getpos()))
+
+
+@pytest.mark.parametrize("fixture", ["audit", "clean_audit", "incomplete_audit", "hostile_audit"])
+def test_every_element_is_closed_where_it_was_opened(request, tmp_path, fixture):
+    parser = Nesting()
+    parser.feed(render(request.getfixturevalue(fixture), tmp_path))
+    assert (parser.errors, parser.stack) == ([], [])
