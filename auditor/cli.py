@@ -240,6 +240,50 @@ def allowlist(run_dir: Annotated[Path, typer.Argument()],
             out_console.print(f"  {h}:443", markup=False)
 
 
+@app.command("diff")
+def diff_cmd(old: Annotated[Path, typer.Argument(help="Older audit directory or findings.json.")],
+             new: Annotated[Path, typer.Argument(help="Newer audit directory or findings.json.")],
+             fail_on: FailOpt = "high",
+             format: Annotated[str, typer.Option(help="text|json")] = "text") -> None:
+    """What changed between two audits; exit 1 when new findings reach --fail-on."""
+    from . import diff as diff_mod
+
+    fail_on = _fail_on(fail_on)
+    if format not in ("text", "json"):
+        raise UsageError(f"--format {format}: expected text or json")
+    d = diff_mod.diff(diff_mod.load_findings(old), diff_mod.load_findings(new))
+    if format == "json":
+        out_console.print_json(data=diff_mod.to_json(d))
+    else:
+        out_console.print(diff_mod.to_text(d), markup=False)
+    raise typer.Exit(1 if d.failing(fail_on) else 0)
+
+
+@app.command()
+def merge(run_dirs: Annotated[list[Path], typer.Argument(help="Audit directories (e.g. one per --shard).")],
+          out: Annotated[Path, typer.Option("--out", help="Merged audit directory.")],
+          policy: PolicyOpt = None, baseline: BaselineOpt = None, fail_on: FailOpt = "high",
+          format: FormatOpt = ALL_FORMATS) -> None:
+    """Combine shards into one audit and render its reports."""
+    import shutil
+
+    from . import analysis
+    from .policy import load_baseline, load_policy
+
+    fail_on, formats = _fail_on(fail_on), _formats(format)
+    dirs = []
+    for src in run_dirs:
+        for d in analysis.find_run_dirs(src):
+            target = out / "runs" / d.parent.name / d.name
+            if target.exists():
+                raise UsageError(f"{d}: run {d.parent.name}/{d.name} is in more than one input")
+            shutil.copytree(d, target)
+            dirs.append(target)
+    audit = analysis.analyze_run_dirs(dirs, policy=load_policy(policy), baseline=load_baseline(baseline),
+                                      fail_on=fail_on, out=out)
+    raise typer.Exit(_finish(audit, out, formats))
+
+
 @app.command()
 def init(name: Annotated[str, typer.Argument(help="Scenario name ([a-z0-9._-]+).")]) -> None:
     """Scaffold a scenario file NAME.yaml in the current directory."""
