@@ -15,10 +15,13 @@ from pathlib import Path
 PRELOAD = """\
 // egress-auditor proxy preload: route Node's fetch and http(s) through the audit proxy.
 const mods = %s;
+const emit = process.emitWarning;
 try {
+  // The agent warns that it is experimental on every start: noise in the audited tool's output.
+  process.emitWarning = (w, ...rest) => (String(w).includes("EnvHttpProxyAgent") ? undefined : emit.call(process, w, ...rest));
   const { setGlobalDispatcher, EnvHttpProxyAgent } = require(mods + "/undici");
   setGlobalDispatcher(new EnvHttpProxyAgent());
-} catch (e) {}
+} catch (e) {} finally { process.emitWarning = emit; }
 try { require(mods + "/global-agent").bootstrap(); } catch (e) {}
 """
 
