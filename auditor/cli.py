@@ -76,6 +76,8 @@ def _finish(audit, out: Path | None, formats: tuple[str, ...]) -> int:
             err.print(f"  - {p}")
     elif audit.failing():
         err.print(f"[bold red]FAIL[/]: {len(audit.failing())} finding(s) at or above {audit.fail_on} ({summary})")
+    elif audit.fail_on == "never":
+        err.print(f"[bold]DONE[/]: complete audit, --fail-on never ({summary})")
     else:
         err.print(f"[bold green]PASS[/]: nothing at or above {audit.fail_on} ({summary})")
     for f in audit.failing()[:15]:

@@ -98,9 +98,16 @@ def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int 
                 for g in groups.values():
                     dirs += one(g)
             else:
-                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                pool = ThreadPoolExecutor(max_workers=jobs)
+                try:
                     for result in pool.map(one, groups.values()):
                         dirs += result
+                except BaseException:
+                    runner.CANCEL.set()  # workers kill their steps and clean up at the next check
+                    raise
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    runner.CANCEL.clear()
     finally:
         shutil.rmtree(state, ignore_errors=True)
     return dirs

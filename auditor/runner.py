@@ -33,6 +33,13 @@ PASS_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYENV_ROOT", "PYENV_VERSION", "NVM_
             "GOROOT", "GOPATH", "CARGO_HOME", "RUSTUP_HOME", "GOPROXY", "GOFLAGS")
 PASS_PREFIXES = ("PIP_", "npm_config_", "UV_")
 NEVER_PASS = ("PIP_CERT", "npm_config_cafile", "PIP_CLIENT_CERT")
+# Set when the audit is interrupted: runs in worker threads (--jobs) stop at their next check.
+CANCEL = threading.Event()
+
+
+def _check_cancel() -> None:
+    if CANCEL.is_set():
+        raise KeyboardInterrupt("audit cancelled")
 
 
 @dataclass
@@ -147,6 +154,9 @@ class StepRunner:
                 return True
             except subprocess.TimeoutExpired:
                 self.session.check()
+                if CANCEL.is_set():
+                    proctree.kill(self.run_id, {proc.pid}, self.exclude)
+                    _check_cancel()
         proctree.kill(self.run_id, {proc.pid}, self.exclude)
         try:
             proc.wait(5)
@@ -204,6 +214,10 @@ class StepRunner:
                 enters += 1
                 last_output = time.monotonic()
             self.session.check()
+            if CANCEL.is_set():
+                proctree.kill(self.run_id, {proc.pid}, self.exclude)
+                os.close(master)
+                _check_cancel()
         if pending:
             self.log.write("tty", step.name, pending.rstrip("\r"))
         if timed_out:

@@ -54,8 +54,8 @@ steps:
     assert not pids_with_marker()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_interrupt_leaves_no_process_behind(write_scenario, tmp_path, sig):
+@pytest.mark.parametrize("sig, jobs", [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_interrupt_leaves_no_process_behind(write_scenario, tmp_path, sig, jobs):
     sc = write_scenario("""\
 schema_version: 1
 name: slow
@@ -66,7 +66,8 @@ steps:
     timeout: 600
 """)
     out = tmp_path / "out"
-    proc = subprocess.Popen([*CLI, "run", str(sc), "--capture", "proxy", "--variants", "unset", "--out", str(out)],
+    proc = subprocess.Popen([*CLI, "run", str(sc), "--capture", "proxy", "--variants", "unset,dnt",
+                             "--jobs", str(jobs), "--out", str(out)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events = out / "runs/slow/unset/events.jsonl"
     deadline = time.monotonic() + 60
