@@ -277,13 +277,19 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
                            for k, v in sorted(env.items()) if k not in os.environ or os.environ[k] != v}
         runner = StepRunner(run_id, env, work, log, session, info.prefix, set(info.pids))
         consent = consent_for(variant, sc)
-        pre = [Step(name=f"consent-{variant.consent}-{i + 1}", run=cmd, expect_exit=None)
+        pre = [Step(name=f"consent-{variant.consent}-{i + 1}", run=cmd, expect_exit=0)
                for i, cmd in enumerate(consent.run if consent else ())]
         for step in (*pre, *sc.steps):
             result = runner.run(step, tty=variant.tty or step.tty)
             steps_out.append(result)
             if result["timed_out"]:
                 manifest["notes"].append(f"step {step.name!r} timed out after {step.timeout:g} s and was killed")
+            if step.expect_exit is not None and result["exit_code"] != step.expect_exit:
+                # The program did not do what the scenario says (a failed install never reaches its
+                # telemetry): observing less than intended must not pass for a clean result.
+                code = "no exit code (timed out)" if result["exit_code"] is None else f"exit code {result['exit_code']}"
+                manifest["problems"].append(f"step {step.name!r} ended with {code}, expected "
+                                            f"{step.expect_exit}: the scenario did not run as written")
         quiet = proctree.wait_quiet(run_id, runner.roots, set(info.pids), LINGER)
         if not quiet:
             n = proctree.kill(run_id, runner.roots, set(info.pids))

@@ -34,6 +34,7 @@ steps:
       setsid sleep 300 &
       sleep 300
     timeout: 2
+    expect_exit: any
   - name: after
     run: echo still-runs
 """)
@@ -158,3 +159,23 @@ network:
     assert ("127.0.0.1", "sinkhole") in by_host
     raw = [e for e in exchanges if e.kind == "tcp"]
     assert raw and b"BEACON raw-tcp-payload" in b"".join(m.content for m in raw[0].messages)
+
+
+def test_step_that_fails_makes_the_audit_incomplete(write_scenario, tmp_path):
+    sc = write_scenario("""\
+schema_version: 1
+name: broken
+steps:
+  - name: install
+    run: echo "no such package" >&2; exit 1
+  - name: slow
+    run: sleep 30
+    timeout: 1
+""")
+    out = tmp_path / "out"
+    r = run_cli("run", sc, "--capture", "proxy", "--variants", "unset", "--out", out, "--format", "json")
+    assert r.returncode == 3, r.stderr
+    assert "INCOMPLETE" in r.stderr and "'install' ended with exit code 1, expected 0" in r.stderr
+    doc = json.loads((out / "findings.json").read_text())
+    assert doc["complete"] is False
+    assert any("'slow' ended with no exit code (timed out)" in p for p in doc["problems"])
