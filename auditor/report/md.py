@@ -17,7 +17,7 @@ from . import view
 FILENAME = "summary.md"
 MAX_FINDINGS = 50
 MAX_ENDPOINTS = 50
-ICON = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
+ICON = {"pass": "✅", "fail": "❌", "findings": "🔎", "incomplete": "⚠️"}
 
 
 def code(value: object, limit: int = 120, cell: bool = True) -> str:

@@ -108,7 +108,7 @@ def sorted_variants(names) -> list[str]:
 
 @dataclass(frozen=True)
 class Verdict:
-    state: str  # pass | fail | incomplete
+    state: str  # pass | fail | findings (reported, not enforced) | incomplete
     headline: str  # one line, same words in every format
     exit_code: int
     meaning: str  # what the exit code tells a CI pipeline
@@ -127,11 +127,14 @@ def verdict(audit: Audit) -> Verdict:
                        f"exit 1: findings {bar} (--fail-on {audit.fail_on})")
     below = len(audit.counted())
     if audit.fail_on == "never":
-        rest = f" ({below} reported, fail-on is never)" if below else ""
-    else:
-        rest = f": no findings {bar}" + (f" ({below} below)" if below else "")
-    return Verdict("pass", f"clean{rest}", 0,
-                   f"exit 0: nothing {bar}" if audit.fail_on != "never" else "exit 0: fail-on is never")
+        # Nothing can fail the run, but findings are findings: never call them "clean".
+        if below:
+            worst = next(s for s in SEVERITIES if any(f.severity == s for f in audit.counted()))
+            return Verdict("findings", f"{below} finding{'s' * (below != 1)}, worst {worst}", 0,
+                           "exit 0: --fail-on never (findings are reported, not enforced)")
+        return Verdict("pass", "clean: no findings", 0, "exit 0: no findings")
+    rest = f": no findings {bar}" + (f" ({below} below)" if below else "")
+    return Verdict("pass", f"clean{rest}", 0, f"exit 0: nothing {bar}")
 
 
 def is_failing(audit: Audit, f: Finding) -> bool:

@@ -37,7 +37,9 @@ def test_findings_sorted_by_severity_then_rule(audit):
 @pytest.mark.parametrize("changes, state, code, words", [
     ({}, "fail", 1, "2 findings at or above high"),
     ({"fail_on": "critical"}, "fail", 1, "2 findings at or above critical"),
-    ({"fail_on": "never"}, "pass", 0, "clean (4 reported, fail-on is never)"),
+    # --fail-on never enforces nothing, but findings must never be called clean
+    ({"fail_on": "never"}, "findings", 0, "4 findings, worst critical"),
+    ({"fail_on": "never", "findings": ()}, "pass", 0, "clean: no findings"),
     ({"findings": ()}, "pass", 0, "clean: no findings at or above high"),
     ({"complete": False}, "incomplete", 3, "INCOMPLETE"),
     ({"complete": False, "findings": ()}, "incomplete", 3, "INCOMPLETE"),
