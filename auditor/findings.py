@@ -7,6 +7,7 @@ detect-secrets' PotentialSecret stores a hashed secret.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -62,7 +63,7 @@ class Evidence:
 
     @property
     def is_digest(self) -> bool:
-        return self.form.split("-", 1)[0] in ("md5", "sha1", "sha256", "sha512")
+        return re.split(r"[-:]", self.form, maxsplit=1)[0] in ("md5", "sha1", "sha256", "sha512")
 
     def to_json(self) -> dict:
         return {"location": self.location, "layers": list(self.layers), "match": self.match,
@@ -113,12 +114,16 @@ def _path_of(url: str) -> str:
     return path.split("?", 1)[0]
 
 
+_INDEX = re.compile(r"\[\d+\]")  # array and NDJSON line indices shift between runs
+
+
 def fingerprint(f: Finding) -> str:
     """Identity from stable fields only: never times, ports, flow ids or repeat numbers."""
     ev = f.evidence
     parts = [f.rule, f.scenario, f.variant.split("-")[0] if f.variant[-1:].isdigit() else f.variant,
              f.host, _path_of(f.url) if f.url else "",
-             ev.location if ev else "", ev.match if ev else "", ev.value_digest if ev else ""]
+             _INDEX.sub("[*]", ev.location) if ev else "", ev.match if ev else "",
+             ev.value_digest if ev else ""]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
 
 

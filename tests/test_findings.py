@@ -36,3 +36,14 @@ def test_mask_in_masks_every_occurrence_case_insensitively():
     text = 'user=Oriane8KQ3&again=oriane8kq3'
     out = mask_in(text, "oriane8kq3")
     assert "oriane8kq3" not in out.lower() and out.count("***") == 2
+
+
+def test_fingerprint_ignores_array_indices():
+    a = Finding(rule="PRIV-001", title="t", scenario="s", variant="unset", evidence=ev(location="body:$.batch[0].user"))
+    b = Finding(rule="PRIV-001", title="t", scenario="s", variant="unset", evidence=ev(location="body:$.batch[7].user"))
+    assert a.id == b.id
+
+
+def test_digest_forms_of_normal_forms_are_digests():
+    assert ev(form="sha256:owner/repo").is_digest and ev(form="md5-b64").is_digest
+    assert not ev(form="base64").is_digest

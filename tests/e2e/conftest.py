@@ -15,17 +15,21 @@ def run_cli(*args, timeout=600, **kw):
                           cwd=kw.pop("cwd", REPO), env=env, **kw)
 
 
-def pids_with_marker() -> set[int]:
-    """Processes still carrying an audit's run marker (nothing of an audit may outlive it)."""
+def pids_with_marker(scenario: str = "", audit_pid: int | None = None) -> set[int]:
+    """Processes still carrying a run marker of this scenario (and audit process, if given):
+    nothing of an audit may outlive it. Filtering keeps concurrent audits elsewhere out."""
+    needle = f"EGRESS_AUDIT_RUN={scenario}/".encode() if scenario else b"EGRESS_AUDIT_RUN="
     found = set()
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
                 with open(f"/proc/{entry.name}/environ", "rb") as fo:
-                    if b"EGRESS_AUDIT_RUN=" in fo.read():
-                        found.add(int(entry.name))
+                    env = fo.read().split(b"\0")
             except OSError:
-                pass
+                continue
+            for var in env:
+                if var.startswith(needle) and (audit_pid is None or f"/{audit_pid}/".encode() in var):
+                    found.add(int(entry.name))
     return found - {os.getpid()}
 
 

@@ -52,7 +52,7 @@ steps:
     assert {"stream": "stdout", "step": "hang", "text": "started"}.items() <= lines[0].items()
     assert any(l["stream"] == "audit" and "timed out" in l["text"] for l in lines)
     assert any(l["text"] == "still-runs" for l in lines)
-    assert not pids_with_marker()
+    assert not pids_with_marker("hang")
 
 
 @pytest.mark.parametrize("sig, jobs", [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)])
@@ -76,12 +76,12 @@ steps:
         time.sleep(0.1)
     mitm_pid = json.loads(events.read_text().splitlines()[0])["pid"]
     time.sleep(1.0)  # the step is running now
-    assert pids_with_marker(), "the step should be running"
+    assert pids_with_marker("slow", proc.pid), "the step should be running"
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert not alive(mitm_pid), "mitmdump outlived the audit"
-    assert not pids_with_marker(), "a process of the audit outlived it"
+    assert not pids_with_marker("slow", proc.pid), "a process of the audit outlived it"
     manifest = json.loads((out / "runs/slow/unset/run.json").read_text())
     assert not manifest["complete"] and "interrupted" in manifest["problems"][0]
     assert "Traceback" not in stderr

@@ -1,0 +1,171 @@
+"""Layered decoding of what a client sent, with provenance.
+
+Every byte the client sent is offered to the decoders; each decoded piece becomes a `Layer` that
+remembers where it came from (`part`, `path`) and what was peeled to reach it (`chain`). Two
+kinds of decoder, registered below in explicit tuples:
+
+* whole-layer decoders (compression, multipart, form, msgpack, protobuf) replace a layer by its
+  decoded children; the encoded layer itself is not scanned (it is compressed or framed bytes);
+* embedded decoders (base64, hex, JWT) find encoded runs *inside* a layer that is still scanned
+  as it is, and add the decoded runs as children.
+
+JSON is neither: a JSON layer is scanned as raw text (one pass, C speed) and only a hit is mapped
+back to its JSON path (see jsondoc.paths_at). Decoding never raises and never runs away: limits
+turn into human notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator, Protocol
+
+from ..flowstore import Exchange
+
+
+@dataclass(frozen=True)
+class Layer:
+    data: bytes
+    part: str  # url, query, header:<name>, cookie, body, message[3], stream:client, dns
+    path: str = ""  # field inside the part: "$.batch[0].host", "uid"
+    chain: tuple[str, ...] = ()  # layers peeled, outermost first
+    # "json" or "ndjson" when data is JSON text whose offsets map to paths: sniffed JSON, and
+    # msgpack/protobuf documents, which are rendered as JSON so one scan covers every field.
+    fmt: str = ""
+    # Byte ranges of data that embedded decoders turned into child layers: what is found there is
+    # reported from the child, decoded, and not again from these encoded bytes.
+    decoded: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def location(self) -> str:
+        return f"{self.part}:{self.path}" if self.path else self.part
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 8
+    max_layer_bytes: int = 8 << 20
+    max_ratio: int = 100
+    max_layers: int = 10000
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the surrounding protocol says about a layer's bytes."""
+
+    content_type: str = ""
+    content_encoding: str = ""
+
+
+@dataclass
+class Ctx:
+    """Limits and the notes they produce, shared by one exchange's decoding."""
+
+    limits: Limits
+    notes: list[str] = field(default_factory=list)
+    emitted: int = 0
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def cap(self, compressed_len: int) -> int:
+        """Largest output a decompressor may produce from compressed_len bytes."""
+        ratio_cap = max(self.limits.max_ratio * compressed_len, 1 << 20)
+        return min(self.limits.max_layer_bytes, ratio_cap)
+
+
+Child = tuple[Layer, Meta]
+
+
+class Decoder(Protocol):
+    name: str
+
+    def applies(self, layer: Layer, meta: Meta) -> bool: ...
+
+    def decode(self, layer: Layer, meta: Meta, ctx: Ctx) -> Iterable[Child]: ...  # ValueError: not this format
+
+
+def join_path(outer: str, inner: str) -> str:
+    """Nest a sub-path: ("$.data", "$.contact") -> "$.data.contact"; ("e", "$[0]") -> "e[0]"."""
+    if not inner or inner == "$":
+        return outer
+    if not outer:
+        return inner
+    if inner.startswith("$"):
+        inner = inner[1:]
+    return outer + (inner if inner[:1] in (".", "[") else "." + inner)
+
+
+def child(parent: Layer, data: bytes, step: str, path: str = "") -> Layer:
+    return Layer(data=data, part=parent.part, path=join_path(parent.path, path),
+                 chain=parent.chain + ((step,) if step else ()))
+
+
+from . import compression, embedded, exchange, form, jsondoc, mpack, multipart, protobuf  # noqa: E402
+
+# Order matters: framing and compression first, then container formats, msgpack before protobuf
+# because a protobuf walk accepts more byte strings by accident than msgpack does.
+WHOLE: tuple[Decoder, ...] = (
+    compression.CONTENT_ENCODING,
+    compression.MAGIC,
+    protobuf.GRPC,
+    multipart.MULTIPART,
+    form.FORM,
+    mpack.MSGPACK,
+    protobuf.PROTOBUF,
+)
+EMBEDDED: tuple = (embedded.EMBEDDED,)
+
+
+def layers(ex: Exchange, limits: Limits = Limits(), notes: list[str] | None = None) -> Iterator[Layer]:
+    """Every layer of what the client sent in this exchange."""
+    ctx = Ctx(limits, notes if notes is not None else [])
+    for seed, meta in exchange.seeds(ex):
+        yield from walk(seed, meta, ctx)
+
+
+def walk(layer: Layer, meta: Meta, ctx: Ctx, depth: int = 0) -> Iterator[Layer]:
+    lim = ctx.limits
+    if ctx.emitted >= lim.max_layers:
+        ctx.note(f"stopped after {lim.max_layers} layers (limit max_layers); the rest was not decoded")
+        return
+    if len(layer.data) > lim.max_layer_bytes:
+        ctx.note(f"{layer.location}: {len(layer.data)} bytes, only the first {lim.max_layer_bytes} "
+                 "scanned (limit max_layer_bytes)")
+        layer = replace(layer, data=layer.data[:lim.max_layer_bytes])
+    deeper = depth < lim.max_depth
+    for dec in WHOLE:
+        if not dec.applies(layer, meta):
+            continue
+        if not deeper:
+            ctx.note(f"{layer.location}: {dec.name} not decoded at depth {depth} (limit max_depth)")
+            break
+        try:
+            kids = list(dec.decode(layer, meta, ctx))
+        except ValueError:
+            continue  # not this format after all: let the next decoder try
+        except Exception as e:  # a decoder bug must not lose the rest of the exchange
+            ctx.note(f"{layer.location}: internal error in decoder {dec.name}: {type(e).__name__}: {e}")
+            continue
+        for kid, kid_meta in kids:
+            yield from walk(kid, kid_meta, ctx, depth + 1)
+        return
+    if not layer.fmt:
+        layer = jsondoc.classify(layer, meta)
+    kids: list[Child] = []
+    spans: list[tuple[int, int]] = []
+    if deeper:
+        for emb in EMBEDDED:
+            try:
+                found, covered = emb.decode(layer, meta, ctx)
+            except Exception as e:  # a decoder bug must not lose the rest of the exchange
+                ctx.note(f"{layer.location}: internal error in decoder {emb.name}: {type(e).__name__}: {e}")
+                continue
+            kids += found
+            spans += covered
+    elif embedded.has_candidates(layer.data):
+        ctx.note(f"{layer.location}: encoded values not decoded at depth {depth} (limit max_depth)")
+    ctx.emitted += 1
+    yield replace(layer, decoded=tuple(spans)) if spans else layer
+    for kid, kid_meta in kids:
+        yield from walk(kid, kid_meta, ctx, depth + 1)

@@ -1,0 +1,77 @@
+import base64
+import gzip
+import json
+
+import pytest
+
+from auditor.detect import Matcher, dedupe, scan
+from auditor.findings import Evidence
+from auditor.flowstore import Exchange
+from auditor.identity import generate
+
+ID = generate(seed=5)
+M = Matcher(ID)
+
+
+def http(body, headers=(), url="https://t.example/e"):
+    return Exchange(id="x", kind="http", host="t.example", url=url, method="POST",
+                    request_headers=tuple(headers), request_body=body)
+
+
+def facts(evs):
+    return sorted((e.detector, e.match, e.location, e.layers, e.form) for e in evs)
+
+
+def test_snowplow_style_nesting_is_reported_once_decoded():
+    inner = base64.b64encode(json.dumps({"contact": ID.email}).encode()).decode()
+    body = gzip.compress(json.dumps({"data": [{"ue_px": inner}]}).encode())
+    evs = scan(http(body, [("Content-Encoding", "gzip"), ("Content-Type", "application/json")]), M)
+    # The base64 form seen in the outer JSON is the same fact as the decoded one: reported once.
+    assert facts(evs) == [("canary", "email", "body:$.data[0].ue_px.contact",
+                           ("gzip", "json", "base64", "json"), "plain")]
+
+
+def test_same_value_in_two_fields_is_two_evidences():
+    body = json.dumps({"a": ID.hostname, "b": {"c": ID.hostname}}).encode()
+    assert [e.location for e in scan(http(body), M)] == ["body:$.a", "body:$.b.c"]
+
+
+def test_canary_wins_over_heuristic_on_the_same_bytes():
+    body = json.dumps({"e": ID.email, "gh": ID.github_token, "other": "jane.roe@gmail.com"}).encode()
+    assert facts(scan(http(body), M)) == [
+        ("canary", "email", "body:$.e", ("json",), "plain"),
+        ("canary", "github_token", "body:$.gh", ("json",), "plain"),
+        ("heuristic", "email", "body:$.other", ("json",), "plain"),
+    ]
+
+
+def test_without_identity_only_heuristics_run():
+    body = json.dumps({"e": ID.email, "h": ID.hostname}).encode()
+    assert facts(scan(http(body), None)) == [("heuristic", "email", "body:$.e", ("json",), "plain")]
+
+
+def test_query_cookie_and_header_locations():
+    ex = http(b"", [("Cookie", f"u={ID.username}"), ("X-Machine", ID.machine_id)],
+              url=f"https://t.example/p?host={ID.hostname}")
+    assert [(e.match, e.location) for e in scan(ex, M)] == [
+        ("hostname", "query:host"), ("username", "cookie:u"), ("machine_id", "header:x-machine")]
+
+
+def test_no_full_value_in_any_evidence():
+    body = json.dumps({k: v for k, v in ID.values().items()}).encode()
+    evs = scan(http(body), M)
+    assert len({e.match for e in evs}) >= 12
+    for e in evs:
+        assert all(v not in e.excerpt for v in ID.values().values())
+
+
+def test_dedupe_keeps_distinct_locations_and_drops_encoded_ancestors():
+    a = Evidence("canary", "email", "body:$.d", ("json",), "base64", "x***", "D")
+    b = Evidence("canary", "email", "body:$.d.contact", ("json", "base64", "json"), "plain", "x***", "D")
+    c = Evidence("canary", "email", "body:$.e", ("json",), "plain", "x***", "D")
+    assert dedupe([a, b, c, b]) == [b, c]
+
+
+def test_digest_of_a_normal_form_is_a_digest_for_the_rules():
+    assert Evidence("canary", "git_remote", "body", form="sha256:owner/repo").is_digest
+    assert Evidence("canary", "email", "body", form="md5:lower").is_digest
