@@ -1,0 +1,112 @@
+"""Rules from evidence and cross-variant facts, on hand-built facts (no capture needed)."""
+
+import pytest
+
+from auditor.findings import Evidence
+from auditor.flowstore import Exchange
+from auditor.rules import ExchangeFacts, RunFacts, consent_rules, evidence_rules, identifier_rules, security_rules
+
+
+def ex(host="t.example", method="POST", body=b'{"event":"x"}', scheme="https", ts=10.0, **kw):
+    return Exchange(id=f"{host}-{ts}", kind=kw.pop("kind", "http"), host=host, scheme=scheme, method=method,
+                    url=f"{scheme}://{host}/v1/e", path="/v1/e", tls=scheme == "https", request_body=body,
+                    timestamp=ts, **kw)
+
+
+def xf(cls="telemetry", evidence=(), ids=None, **kw):
+    return ExchangeFacts(ex(**kw), cls, "test", list(evidence), ids or {})
+
+
+def run(variant="unset", name=None, exchanges=(), notice=None, has_denied=True, same_home="", events=()):
+    return RunFacts("s", name or variant, variant, same_home, list(exchanges), list(events), notice,
+                    "expect.notice", has_denied, "proxy")
+
+
+def rules(findings):
+    return sorted(f.rule for f in findings)
+
+
+@pytest.mark.parametrize("variant, rule", [("denied", "CONSENT-001"), ("dnt", "CONSENT-002"), ("ci", "CONSENT-005")])
+def test_telemetry_in_a_refusing_variant(variant, rule):
+    assert rules(consent_rules(run(variant, exchanges=[xf()]))) == [rule]
+
+
+@pytest.mark.parametrize("variant", ["denied", "dnt", "ci", "granted", "unset"])
+def test_no_telemetry_no_consent_finding(variant):
+    quiet = run(variant, exchanges=[xf(cls="functional"), xf(cls="unknown")], notice=1.0)
+    assert consent_rules(quiet) == []
+
+
+def test_granted_telemetry_is_not_a_consent_finding():
+    assert consent_rules(run("granted", exchanges=[xf()])) == []
+
+
+def test_opt_out_and_notice_timing():
+    before = rules(consent_rules(run("unset", exchanges=[xf(ts=10.0)], notice=12.0)))
+    assert before == ["CONSENT-003", "CONSENT-004"]
+    after = rules(consent_rules(run("unset", exchanges=[xf(ts=10.0)], notice=9.0)))
+    assert after == ["CONSENT-003"]
+    never = consent_rules(run("unset", exchanges=[xf()], notice=None))
+    assert "no notice was printed" in next(f for f in never if f.rule == "CONSENT-004").detail
+
+
+def test_no_way_to_refuse_raises_opt_out_to_high():
+    [f] = [f for f in consent_rules(run("unset", exchanges=[xf()], notice=1.0, has_denied=False))]
+    assert (f.rule, f.severity) == ("CONSENT-003", "high")
+
+
+def test_contact_without_payload_after_refusal_is_sec_005():
+    silent = xf(method="GET", body=b"")
+    assert rules(consent_rules(run("denied", exchanges=[silent]))) == ["SEC-005"]
+
+
+@pytest.mark.parametrize("match, form, rule", [
+    ("username", "plain", "PRIV-001"), ("email", "md5", "PRIV-002"), ("hostname", "base64", "CONF-001"),
+    ("project_path", "sha256", "CONF-003"), ("git_remote", "sha1:owner/repo", "CONF-003"),
+    ("github_token", "plain", "CONF-002"), ("github_token", "sha256", "CONF-002"),
+])
+def test_canary_evidence_maps_to_rules(match, form, rule):
+    ev = Evidence("canary", match, "body:$.x", form=form, value_digest="d")
+    assert rules(evidence_rules(run(exchanges=[xf(evidence=[ev])]))) == [rule]
+
+
+@pytest.mark.parametrize("match, rule", [("email", "PRIV-005"), ("ipv4-public", "PRIV-005"),
+                                         ("aws-access-key", "CONF-002"), ("digest-of:project_path", "CONF-003")])
+def test_heuristic_evidence_maps_to_rules(match, rule):
+    ev = Evidence("heuristic", match, "body:$.x", value_digest="d", confidence="likely")
+    [f] = evidence_rules(run(exchanges=[xf(evidence=[ev])]))
+    assert (f.rule, f.confidence) == (rule, "likely")
+
+
+def test_plaintext_and_insecure_fetch():
+    cfg = ExchangeFacts(Exchange(id="1", kind="http", host="u.example", scheme="http", method="GET",
+                                 url="http://u.example/latest.json?v=1", path="/latest.json?v=1"),
+                        "unknown", "", [])
+    assert rules(security_rules(run(exchanges=[cfg]))) == ["SEC-001", "SEC-003"]
+    tls = xf(cls="unknown")
+    assert security_rules(run(exchanges=[tls])) == []
+
+
+def test_untrusted_ca_acceptance_and_refusal():
+    accepted = security_rules(run("untrusted-ca", exchanges=[xf(cls="unknown")]))
+    assert rules(accepted) == ["SEC-002"]
+    refused = [{"event": "tls-failed-client", "sni": "t.example"}]
+    assert security_rules(run("untrusted-ca", events=refused)) == []  # refusing is correct there
+    assert rules(security_rules(run("unset", events=refused))) == ["SEC-004"]
+
+
+def ids(value):
+    return {"body:$.id": value}
+
+
+def test_machine_fingerprint_vs_stored_id_vs_per_run_id():
+    fresh1 = run(name="unset", exchanges=[xf(ids={"body:$.m": "M" * 20, "body:$.a": "a1", "body:$.s": "s1"})])
+    rerun = run(name="unset-3", same_home="unset",
+                exchanges=[xf(ids={"body:$.m": "M" * 20, "body:$.a": "a1", "body:$.s": "s3"})])
+    fresh2 = run(name="unset-2", exchanges=[xf(ids={"body:$.m": "M" * 20, "body:$.a": "a2", "body:$.s": "s2"})])
+    found = {(f.rule, f.evidence.location) for f in identifier_rules([fresh1, rerun, fresh2])}
+    assert found == {("PRIV-003", "body:$.m"), ("PRIV-004", "body:$.a")}
+
+
+def test_no_stability_finding_with_a_single_run():
+    assert identifier_rules([run(exchanges=[xf(ids=ids("x" * 20))])]) == []
