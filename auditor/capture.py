@@ -1,6 +1,7 @@
-"""The mitmproxy addon: sinkhole, forward-by-name allowlist, and loss-free recording.
+"""The mitmproxy addon: sinkhole, DNS answers, forward-by-name allowlist, and loss-free recording.
 
-Thin by design: hooks decide (forward or answer locally), tag and persist. All analysis happens
+Thin by design: hooks decide (forward or answer locally), answer DNS with synthetic addresses that
+map back to names (full capture), tag and persist. All analysis happens
 offline on the stored flows. If persisting fails the proxy exits at once — an audit that silently
 misses traffic is worse than a crash.
 """
@@ -8,6 +9,7 @@ misses traffic is worse than a crash.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -18,8 +20,10 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from mitmproxy import ctx, dns, http, io
+from mitmproxy.net.tls import starts_like_tls_record
 from mitmproxy.proxy import layer as mlayer
 from mitmproxy.proxy import layers, server_hooks
+from mitmproxy.proxy.layers.tls import parse_client_hello
 
 from .policy import is_allowed
 
@@ -29,6 +33,31 @@ log = logging.getLogger(__name__)
 # (mitmproxy drops "BEACON id=42 user=x\n" without a flow when HTTP parsing fails).
 _REQUEST_LINE = re.compile(rb"^[A-Z][A-Z-]{1,19} \S+ HTTP/\d(\.\d)?\r?\n")
 SINK_BODY = b"{}"
+# Synthetic DNS answers come from the benchmarking range: never routed on the internet, so an
+# address the client got from us can only ever mean "the name we answered".
+SYNTHETIC_NET = ipaddress.ip_network("198.18.0.0/15")
+DNS_TTL = 60
+
+
+class AddressBook:
+    """Name <-> synthetic address, one address per name for the life of the capture."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, str] = {}
+        self.by_addr: dict[str, str] = {}
+        self._hosts = SYNTHETIC_NET.hosts()
+
+    def assign(self, name: str) -> tuple[str, bool]:
+        """The address for name, and whether it was assigned just now."""
+        if name in self.by_name:
+            return self.by_name[name], False
+        addr = str(next(self._hosts))  # StopIteration after 131k names: the capture then fails loudly
+        self.by_name[name] = addr
+        self.by_addr[addr] = name
+        return addr, True
+
+    def name(self, addr: object) -> str:
+        return self.by_addr.get(str(addr), "")
 
 
 class Recorder:
@@ -37,10 +66,12 @@ class Recorder:
         self._file = None
         self._events = None
         self._live: dict[str, object] = {}
+        self._written: set[str] = set()
         self._sink_tcp: asyncio.Server | None = None
         self._sink_udp: asyncio.DatagramTransport | None = None
         self.sink_addr: tuple[str, int] | None = None
         self.sink_udp_addr: tuple[str, int] | None = None
+        self.names = AddressBook()
 
     def load(self, loader) -> None:
         loader.add_option("egress_dir", str, "", "Run directory: flows.mitm and events.jsonl go here.")
@@ -88,41 +119,79 @@ class Recorder:
         # Script addons run before mitmproxy's own layer choice. Text that starts like HTTP but
         # whose first line is no request line would be parsed as HTTP and dropped without a flow
         # ("BEACON id=42 user=x\n"): decide raw TCP for it here, leave everything else alone.
-        if nextlayer.layer is not None or nextlayer.context.client.transport_protocol != "tcp":
+        if nextlayer.layer is not None:
+            return
+        context = nextlayer.context
+        if context.client.transport_protocol == "udp":
+            # mitmproxy takes every datagram to port 53 for DNS and drops what does not parse;
+            # a covert payload sent there must still become a (UDP) flow.
+            server = context.server.address
+            if server and server[1] in (53, 5353) and not _is_dns(nextlayer.data_client()):
+                nextlayer.layer = layers.UDPLayer(context)
             return
         head = nextlayer.data_client()[:4096]
+        if starts_like_tls_record(head) and context.server.address:
+            try:
+                hello = parse_client_hello(nextlayer.data_client())
+            except ValueError:
+                hello = None
+            if self._upstream(context.server.address[0], hello.sni if hello else None) is None:
+                # Sinkholed: intercept the client's TLS only. The sink speaks no TLS, and a server-side
+                # handshake with it would fail and drop the stream before a byte was recorded.
+                nextlayer.layer = layers.ClientTLSLayer(context)
+            return
         if head[:1].isalpha() and b"\n" in head and not _REQUEST_LINE.match(head):
-            nextlayer.layer = layers.TCPLayer(nextlayer.context)
+            nextlayer.layer = layers.TCPLayer(context)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.client_conn.tls_established and flow.request.scheme == "http":
+            # mitmproxy takes the scheme from the server side, which a sinkholed flow never has:
+            # what the client sent was encrypted, and must not be reported as plaintext.
+            flow.request.scheme = "https"
         self._live[flow.id] = flow
 
     def request(self, flow: http.HTTPFlow) -> None:
         # Both the connection target and the name the client claims must be allowed: a request
         # to an allowed address that names another host is answered locally.
-        names = {flow.request.host.lower(), flow.request.pretty_host.lower()}
+        names = {self.names.name(h) or h
+                 for h in (flow.request.host.lower(), flow.request.pretty_host.lower())}
         if flow.client_conn.sni:
             names.add(flow.client_conn.sni.lower())
         host = flow.request.pretty_host.lower()
-        flow.metadata["egress.host"] = host
+        flow.metadata["egress.host"] = self.names.name(host) or host
         if all(is_allowed(n, self.allow) for n in names):
             flow.metadata["egress.action"] = "forward"
             return
         flow.metadata["egress.action"] = "sinkhole"
         flow.response = http.Response.make(200, SINK_BODY, {"content-type": "application/json"})
 
+    def _upstream(self, host: object, sni: str | None) -> str | None:
+        """Where an allowed connection goes, or None (the sink). Both the destination and the name
+        the client claims must be allowed; a synthetic address counts as the name it was given for."""
+        name = self.names.name(host) or str(host)
+        if is_allowed(name, self.allow) and (not sni or is_allowed(sni, self.allow)):
+            return name
+        return None
+
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         host, port = data.server.address[:2]
         sni = data.server.sni or ""
-        if is_allowed(str(host), self.allow) and (not sni or is_allowed(sni, self.allow)):
-            self._event("upstream", host=str(host), port=port, sni=sni,
-                        transport=data.server.transport_protocol)
+        name = self.names.name(host)
+        upstream = self._upstream(host, sni)
+        if upstream is not None:
+            # For a synthetic address, reach the name it stands for (resolved on the host), never
+            # an address the client chose.
+            data.server.address = (upstream, port)
+            extra = {"address": str(host)} if name else {}
+            self._event("upstream", host=upstream, port=port, sni=sni,
+                        transport=data.server.transport_protocol, **extra)
             return
         # Never open a connection to a host that is not allowed: raw TCP/UDP goes to the local
         # sink so the client's bytes are still recorded by mitmproxy.
         sink = self.sink_addr if data.server.transport_protocol == "tcp" else self.sink_udp_addr
-        self._event("sinkhole", host=str(host), port=port, sni=sni,
-                    transport=data.server.transport_protocol)
+        extra = {"address": str(host)} if name else {}
+        self._event("sinkhole", host=name or str(host), port=port, sni=sni,
+                    transport=data.server.transport_protocol, **extra)
         if sink is None:
             data.server.error = "egress-auditor: sinkholed"
             return
@@ -131,9 +200,12 @@ class Recorder:
 
     def tls_failed_client(self, data) -> None:
         conn = data.context.client
+        server = data.context.server.address
         self._event("tls-failed-client", sni=conn.sni or "", error=str(conn.error or ""),
                     peer=list(conn.peername[:2]) if conn.peername else None,
-                    server=list(data.context.server.address[:2]) if data.context.server.address else None)
+                    server=list(server[:2]) if server else None,
+                    name=self.names.name(server[0]) if server else "",
+                    transport=conn.transport_protocol)
 
     # ---- recording ---------------------------------------------------------------------------
     def response(self, flow: http.HTTPFlow) -> None:
@@ -147,10 +219,23 @@ class Recorder:
         self._persist(flow)
 
     def tcp_start(self, flow) -> None:
+        self._attribute(flow)
         self._live[flow.id] = flow
 
     def udp_start(self, flow) -> None:
+        self._attribute(flow)
         self._live[flow.id] = flow
+
+    def _attribute(self, flow) -> None:
+        """Tag a raw stream with the name the client resolved (or sent as SNI) and the decision."""
+        addr = flow.server_conn.address
+        name = (flow.client_conn.sni or (self.names.name(addr[0]) if addr else "")).lower()
+        if name:
+            flow.metadata["egress.host"] = name
+        if addr:  # the sink replaces the server address later; keep where the client was going
+            flow.metadata["egress.destination"] = [str(addr[0]), addr[1]]
+        upstream = self._upstream(addr[0], flow.client_conn.sni) if addr else None
+        flow.metadata["egress.action"] = "sinkhole" if upstream is None else "forward"
 
     def tcp_end(self, flow) -> None:
         self._persist(flow)
@@ -160,7 +245,28 @@ class Recorder:
     udp_error = tcp_end
 
     def dns_request(self, flow: dns.DNSFlow) -> None:
+        """Answer every query here: nothing is asked of the resolver the client chose.
+
+        A gets a per-name synthetic address (allowed names too: the later connection to it is
+        forwarded by name); every other type is answered NOERROR with no records, which makes
+        clients fall back to IPv4 A records.
+        """
         self._live[flow.id] = flow
+        q = flow.request.question
+        if flow.response is not None or q is None or not flow.request.query:
+            return
+        name = q.name.lower().rstrip(".")
+        allowed = is_allowed(name, self.allow)
+        flow.metadata["egress.host"] = name
+        flow.metadata["egress.action"] = "forward" if allowed else "sinkhole"
+        answers = []
+        if q.type == dns.types.A and q.class_ == dns.classes.IN:
+            addr, new = self.names.assign(name)
+            if new:  # persisted so that offline analysis (pcap, events) can attribute addresses
+                self._event("dns-synthetic", name=name, address=addr, allowed=allowed)
+            answers.append(dns.ResourceRecord(name=q.name, type=q.type, class_=q.class_, ttl=DNS_TTL,
+                                              data=ipaddress.ip_address(addr).packed))
+        flow.response = flow.request.succeed(answers)
 
     def dns_response(self, flow: dns.DNSFlow) -> None:
         self._persist(flow)
@@ -169,8 +275,10 @@ class Recorder:
 
     def _persist(self, flow) -> None:
         self._live.pop(flow.id, None)
-        if self._writer is None:
+        # A stream flushed by `done` still gets its end (or error) hook while the proxy shuts down.
+        if self._writer is None or flow.id in self._written:
             return
+        self._written.add(flow.id)
         try:
             self._writer.add(flow)
             self._file.flush()
@@ -189,12 +297,20 @@ class Recorder:
             os._exit(70)
 
 
+def _is_dns(data: bytes) -> bool:
+    try:
+        dns.DNSMessage.unpack(data)
+    except Exception:  # struct.error, ValueError, UnicodeError: anything that is not a message
+        return False
+    return True
+
+
 async def _drain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """The local sink for raw streams to sinkholed hosts: read everything, answer nothing."""
     try:
         while await reader.read(65536):
             pass
-    except ConnectionError:
+    except (ConnectionError, asyncio.CancelledError):  # shutdown cancels open sink streams
         pass
     finally:
         writer.close()

@@ -95,7 +95,9 @@ def from_flow(f, scenario: str = "", variant: str = "") -> Exchange | None:
             messages=msgs, timestamp=req.timestamp_start, **common)
     if isinstance(f, (tcp.TCPFlow, udp.UDPFlow)):
         kind = "tcp" if isinstance(f, tcp.TCPFlow) else "udp"
-        addr = f.server_conn.address or ("", 0)
+        # The sinkhole re-points unallowed streams at a local sink: the metadata keeps where the
+        # client really wanted to go.
+        addr = tuple((f.metadata or {}).get("egress.destination") or f.server_conn.address or ("", 0))
         sni = f.client_conn.sni or ""
         tls = bool(f.client_conn.tls_established or f.client_conn.tls)
         host = tagged_host or sni or str(addr[0])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .findings import Evidence, Finding, RULES, digest, redact
@@ -127,15 +129,16 @@ def security_rules(run: RunFacts) -> list[Finding]:
              and CODE_PATH.search(x.ex.path.split("?", 1)[0])]
     out += [_f("SEC-003", run, x, f"fetched {x.ex.url} over plain HTTP") for x in _first_per_host(fetch)]
     if run.variant == "untrusted-ca":
-        accepted = [x for x in run.exchanges if x.ex.tls and x.ex.kind in ("http", "websocket")
-                    and not x.ex.error]
+        accepted = [x for x in run.exchanges if x.ex.tls and not x.ex.error and (
+                    x.ex.kind in ("http", "websocket")
+                    or (x.ex.kind == "tcp" and any(m.from_client and m.content for m in x.ex.messages)))]
         out += [_f("SEC-002", run, x, "the client completed TLS with a certificate it was never told to trust")
                 for x in _first_per_host(accepted)]
     else:
         seen = set()
         for e in run.events:
             if e.get("event") == "tls-failed-client":
-                host = e.get("sni") or (e.get("server") or ["?"])[0]
+                host = e.get("sni") or e.get("name") or (e.get("server") or ["?"])[0]
                 if host in seen:
                     continue
                 seen.add(host)
@@ -144,6 +147,83 @@ def security_rules(run: RunFacts) -> list[Finding]:
                                    detail="the client refused the audit CA (pinning or own trust store): "
                                           "the content of this connection was not inspected",
                                    confidence="certain"))
+    # Bypass and uninspectable-egress findings are security findings of the same run; their ids
+    # differ from all of the above, so a caller that also invokes them directly gets no duplicates.
+    return out + bypass_rules(run) + uninspected_rules(run)
+
+
+def bypass_rules(run: RunFacts) -> list[Finding]:
+    """SEC-006: what the proxy-mode syscall witness saw leave without the proxy (`direct` events)."""
+    out, seen = [], set()
+    for e in run.events:
+        if e.get("event") != "direct":
+            continue
+        name = e.get("dns_name") or ""
+        if e.get("family") == "unix":
+            host, url = "", f"unix://{e.get('path', '')}"
+            what = f"asked the host resolver daemon at {e.get('path')} to look up names"
+        elif name:
+            host, url = name, f"dns://{name}"
+            what = f"looked up {name} itself (DNS to {e.get('address')}:{e.get('port')})"
+        else:
+            host = str(e.get("address", ""))
+            where = f"[{host}]" if ":" in host else host
+            url = f"{e.get('transport') or 'ip'}://{where}:{e.get('port')}"
+            what = f"{e.get('syscall')}() to {where}:{e.get('port')} ({e.get('result')})"
+            if e.get("port") == 53:
+                what += ", a DNS resolver of its own: the names it looks up leave the machine"
+        if url in seen:
+            continue
+        seen.add(url)
+        out.append(Finding(rule="SEC-006", title=RULES["SEC-006"].title, scenario=run.scenario,
+                           variant=run.run, host=host, url=url, confidence="certain",
+                           detail=f"{e.get('process') or 'a process'} (pid {e.get('pid')}) {what}, "
+                                  "bypassing the proxy: neither recorded nor blocked — audit with "
+                                  "--capture tun to see it"))
+    return out
+
+
+QUIC_VERSIONS = {0x00000001, 0x6B3343CF, 0x709A50C4, 0x51303433, 0x51303436, 0x51303530}
+
+
+def _looks_like_quic(data: bytes) -> bool:
+    """A QUIC long-header packet (the handshake) of a known version."""
+    return len(data) >= 7 and data[0] & 0xC0 == 0xC0 and int.from_bytes(data[1:5], "big") in QUIC_VERSIONS
+
+
+def _opaque(data: bytes) -> bool:
+    """Binary with near-maximal entropy: encrypted or compressed by the program itself."""
+    if len(data) < 32:
+        return False
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in data) / len(data)
+    counts = Counter(data)
+    entropy = -sum(c / len(data) * math.log2(c / len(data)) for c in counts.values())
+    return printable < 0.75 and entropy >= 0.85 * min(8.0, math.log2(len(data)))
+
+
+def uninspected_rules(run: RunFacts) -> list[Finding]:
+    """SEC-004 for recorded streams whose content the audit could not read: QUIC that was not
+    decrypted, and raw TCP/UDP payloads that are opaque (the program's own encryption)."""
+    out, seen = [], set()
+    for x in sorted(run.exchanges, key=lambda x: x.ex.timestamp):
+        ex = x.ex
+        if ex.kind not in ("tcp", "udp"):
+            continue
+        sent = b"".join(m.content for m in ex.messages if m.from_client)
+        first = next((m.content for m in ex.messages if m.from_client), b"")
+        if ex.kind == "udp" and _looks_like_quic(first):
+            why = "QUIC was not decrypted: the content of this connection was not inspected"
+            confidence = "certain"
+        elif _opaque(sent):
+            why = (f"{len(sent)} bytes of opaque binary ({'inside TLS' if ex.tls else 'raw'} "
+                   f"{ex.kind}): encrypted or compressed by the program, not inspectable")
+            confidence = "likely"
+        else:
+            continue
+        if ex.host in seen:
+            continue
+        seen.add(ex.host)
+        out.append(_f("SEC-004", run, x, why, confidence=confidence))
     return out
 
 

@@ -61,11 +61,13 @@ class OutputLog:
     def write(self, stream: str, step: str, text: str) -> None:
         line = json.dumps({"t": round(time.time(), 6), "stream": stream, "step": step, "text": text})
         with self._lock:
-            self._fo.write(line + "\n")
-            self._fo.flush()
+            if not self._fo.closed:  # a reader of a killed background process may be late
+                self._fo.write(line + "\n")
+                self._fo.flush()
 
     def close(self) -> None:
-        self._fo.close()
+        with self._lock:
+            self._fo.close()
 
 
 def _host_env() -> dict[str, str]:
@@ -141,8 +143,11 @@ class StepRunner:
         for t in readers:
             t.start()
         timed_out = not self._wait(proc, step.timeout)
+        # A detached child may keep the pipes open: its output is still logged while it runs, but
+        # the next step does not wait for it (the linger at the end does).
+        deadline = time.monotonic() + 1.0
         for t in readers:
-            t.join(5)
+            t.join(max(0.0, deadline - time.monotonic()))
         return (None if timed_out else proc.returncode), timed_out
 
     def _wait(self, proc: subprocess.Popen, timeout: float) -> bool:
@@ -259,7 +264,7 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
     session = runner = None
     steps_out: list[dict] = manifest["steps"]
     try:
-        session = backend.start(run_dir, allow, state_dir, variant.untrusted_ca)
+        session = backend.start(run_dir, allow, state_dir, variant.untrusted_ca, identity=identity)
         info: SessionInfo = session.info
         manifest.update(capture=info.mode, coverage=list(info.coverage), coverage_note=info.coverage_note)
         env = _host_env()

@@ -36,7 +36,10 @@ class Session(Protocol):
 class Backend(Protocol):
     name: str
 
-    def start(self, run_dir: Path, allow: tuple[str, ...], state_dir: Path, untrusted_ca: bool) -> Session: ...
+    def start(self, run_dir: Path, allow: tuple[str, ...], state_dir: Path, untrusted_ca: bool,
+              identity=None) -> Session:
+        """Start capturing into run_dir. identity: the canary values a backend can plant
+        (hostname, machine-id) where it isolates the program."""
 
 
 def get_backend(name: str) -> Backend:

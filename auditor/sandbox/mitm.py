@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -46,6 +47,19 @@ def mitmdump_path() -> str:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def setpriv() -> str | None:
+    """util-linux setpriv, if it can set a parent-death signal."""
+    path = shutil.which("setpriv")
+    if not path:
+        return None
+    try:
+        r = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if "--pdeathsig" in r.stdout else None
+
+
 def addon_path(state_dir: Path) -> str:
     shim = Path(auditor.__file__).resolve().parent.parent / "addons" / "egress_recorder.py"
     if shim.exists():
@@ -83,6 +97,8 @@ class MitmProcess:
         for host in allow:
             argv += ["--set", f"egress_allow={host}"]
         argv += list(extra)
+        if setpriv():  # mitmdump ends with the audit even if the audit is killed (SIGKILL)
+            argv[:0] = [setpriv(), "--pdeathsig", "TERM", "--"]
         self.argv = argv
         self.proc: subprocess.Popen | None = None
         self.listen: list[tuple[str, int]] = []
