@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import identity as identity_mod
-from . import proctree, runner
+from . import proctree, runner, watchdog
 from .errors import UsageError
 from .identity import Identity
 from .policy import resolve_allow
@@ -73,6 +74,7 @@ def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int 
     """Run every plan; return the run directories. Sandboxes are removed afterwards."""
     proctree.become_subreaper()
     state = Path(tempfile.mkdtemp(prefix="egress-audit-"))
+    guard = watchdog.start(state)  # cleans up even if this process is killed outright
     allow_cache: dict[str, list[str]] = {}
     dirs: list[Path] = []
 
@@ -110,6 +112,7 @@ def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int 
                     runner.CANCEL.clear()
     finally:
         shutil.rmtree(state, ignore_errors=True)
+        os.close(guard)
     return dirs
 
 

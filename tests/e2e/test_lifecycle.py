@@ -179,3 +179,40 @@ steps:
     doc = json.loads((out / "findings.json").read_text())
     assert doc["complete"] is False
     assert any("'slow' ended with no exit code (timed out)" in p for p in doc["problems"])
+
+
+def test_sigkill_of_the_audit_leaves_nothing_behind(write_scenario, tmp_path):
+    """Even with no chance to clean up, the audit's processes, proxy and CA key do not survive it."""
+    sc = write_scenario("""\
+schema_version: 1
+name: killed
+steps:
+  - run: |
+      (setsid sleep 300 &)
+      sleep 300
+    timeout: 600
+""")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*CLI, "run", str(sc), "--capture", "proxy", "--variants", "unset", "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    events = out / "runs/killed/unset/events.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (events.exists() and '"ready"' in events.read_text()):
+        time.sleep(0.1)
+    mitm_pid = json.loads(events.read_text().splitlines()[0])["pid"]
+    cmdline = open(f"/proc/{mitm_pid}/cmdline", "rb").read().split(b"\0")
+    confdir = next(a for a in cmdline if a.startswith(b"confdir=")).decode().split("=", 1)[1]
+    state = os.path.dirname(confdir)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not pids_with_marker("killed", proc.pid):
+        time.sleep(0.1)
+    assert os.path.isdir(state) and pids_with_marker("killed", proc.pid)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (alive(mitm_pid) or pids_with_marker("killed", proc.pid)
+                                           or os.path.exists(state)):
+        time.sleep(0.2)
+    assert not alive(mitm_pid), "mitmdump outlived a killed audit"
+    assert not pids_with_marker("killed", proc.pid), "a step outlived a killed audit"
+    assert not os.path.exists(state), "the audit state (CA private key) outlived a killed audit"
