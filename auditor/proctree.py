@@ -50,6 +50,23 @@ def _has_marker(pid: int, marker: bytes) -> bool:
         return False
 
 
+def marked(fragment: bytes) -> set[int]:
+    """PIDs whose run marker contains fragment (any process of this machine)."""
+    prefix = f"{MARKER}=".encode()
+    found = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as fo:
+                env = fo.read().split(b"\0")
+        except OSError:
+            continue
+        if any(v.startswith(prefix) and fragment in v for v in env):
+            found.add(int(entry.name))
+    return found - {os.getpid()}
+
+
 def descendants(roots: set[int], parents: dict[int, int] | None = None) -> set[int]:
     parents = _parents() if parents is None else parents
     children: dict[int, list[int]] = {}

@@ -109,6 +109,16 @@ def plant(identity: Identity, home: Path, work: Path, files: tuple[tuple[str, st
     return notes
 
 
+def _reap(proc: subprocess.Popen) -> None:
+    """Collect the step's exit status; a step that ignores its tree's SIGKILL cannot exist, but a
+    zombie-holding parent can, so do not wait forever."""
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class StepRunner:
     def __init__(self, run_id: str, env: dict[str, str], cwd: Path, log: OutputLog,
                  session, prefix: list[str], exclude: set[int]):
@@ -163,11 +173,7 @@ class StepRunner:
                     proctree.kill(self.run_id, {proc.pid}, self.exclude)
                     _check_cancel()
         proctree.kill(self.run_id, {proc.pid}, self.exclude)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
         return False
 
     def _pump(self, pipe, stream: str, step: str) -> None:
@@ -227,11 +233,7 @@ class StepRunner:
             self.log.write("tty", step.name, pending.rstrip("\r"))
         if timed_out:
             proctree.kill(self.run_id, {proc.pid}, self.exclude)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
         os.close(master)
         return (None if timed_out else proc.returncode), timed_out
 

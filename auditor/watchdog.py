@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .proctree import MARKER
+from .proctree import marked
 
 
 def start(state_dir: Path) -> int:
@@ -32,20 +32,7 @@ def start(state_dir: Path) -> int:
 
 
 def orphans(audit_pid: int) -> set[int]:
-    tag = f"/{audit_pid}/".encode()
-    prefix = f"{MARKER}=".encode()
-    found = set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as fo:
-                env = fo.read().split(b"\0")
-        except OSError:
-            continue
-        if any(v.startswith(prefix) and tag in v for v in env):
-            found.add(int(entry.name))
-    return found - {os.getpid()}
+    return marked(f"/{audit_pid}/".encode())
 
 
 def main(argv: list[str]) -> None:

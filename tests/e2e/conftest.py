@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor import proctree
+
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "auditor"]
 
@@ -18,19 +20,10 @@ def run_cli(*args, timeout=600, **kw):
 def pids_with_marker(scenario: str = "", audit_pid: int | None = None) -> set[int]:
     """Processes still carrying a run marker of this scenario (and audit process, if given):
     nothing of an audit may outlive it. Filtering keeps concurrent audits elsewhere out."""
-    needle = f"EGRESS_AUDIT_RUN={scenario}/".encode() if scenario else b"EGRESS_AUDIT_RUN="
-    found = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/environ", "rb") as fo:
-                    env = fo.read().split(b"\0")
-            except OSError:
-                continue
-            for var in env:
-                if var.startswith(needle) and (audit_pid is None or f"/{audit_pid}/".encode() in var):
-                    found.add(int(entry.name))
-    return found - {os.getpid()}
+    found = proctree.marked(f"={scenario}/".encode() if scenario else b"")
+    if audit_pid is not None:
+        found &= proctree.marked(f"/{audit_pid}/".encode())
+    return found
 
 
 @pytest.fixture
