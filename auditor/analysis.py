@@ -47,6 +47,7 @@ def _read_jsonl(path: Path) -> list[dict]:
     return out
 
 
+_INDEX = re.compile(r"\[\d+\]")
 _HEX = re.compile(r"^[0-9a-fA-F]{16,128}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
@@ -97,7 +98,8 @@ def _identifiers(ex: flowstore.Exchange, layers, matched: set[str]) -> dict[str,
             continue
         for loc, value in candidates:
             if loc not in matched and _looks_like_id(value):
-                found.setdefault(loc, value)
+                # Batches reorder records between runs: compare the field, not its array slot.
+                found.setdefault(_INDEX.sub("[*]", loc), value)
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ex.url).query))
     for k, v in query.items():
         if _looks_like_id(v):

@@ -161,6 +161,13 @@ class Recorder:
         flow.metadata["egress.host"] = self.names.name(host) or host
         if all(is_allowed(n, self.allow) for n in names):
             flow.metadata["egress.action"] = "forward"
+            name = self.names.name(flow.request.host)
+            if name:
+                # Ask for the server by the name server_connect will use: mitmproxy reuses a
+                # server connection only when the address matches, and caps new ones at five per
+                # client connection — keep-alive clients (npm) otherwise stall. `.data.host` keeps
+                # the client's Host header as sent.
+                flow.request.data.host = name
             return
         flow.metadata["egress.action"] = "sinkhole"
         flow.response = http.Response.make(200, SINK_BODY, {"content-type": "application/json"})
@@ -182,7 +189,8 @@ class Recorder:
             # For a synthetic address, reach the name it stands for (resolved on the host), never
             # an address the client chose.
             data.server.address = (upstream, port)
-            extra = {"address": str(host)} if name else {}
+            synthetic = name and str(host) or self.names.by_name.get(upstream)
+            extra = {"address": synthetic} if synthetic else {}
             self._event("upstream", host=upstream, port=port, sni=sni,
                         transport=data.server.transport_protocol, **extra)
             return

@@ -21,7 +21,7 @@ from .errors import UsageError
 PERSONAL = ("username", "full_name", "email", "home", "machine_id", "ci_actor",
             "real_machine_id", "real_mac", "real_username")
 CONFIDENTIAL = ("hostname", "fqdn", "project_name", "project_path", "git_remote",
-                "internal_domain", "ci_repository", "real_hostname")
+                "internal_domain", "ci_repository", "git_root_commit", "real_hostname")
 CREDENTIAL = ("aws_access_key_id", "aws_secret_access_key", "github_token", "npm_token")
 KEYS = PERSONAL + CONFIDENTIAL + CREDENTIAL
 
@@ -56,6 +56,7 @@ class Identity:
     npm_token: str = ""
     ci_repository: str = ""
     ci_actor: str = ""
+    git_root_commit: str = ""  # planted per run (the project's first commit): tools hash it as a project id
     # Values of the real machine that the sandbox may not be able to hide.
     real: dict[str, str] = field(default_factory=dict)
 

@@ -136,10 +136,15 @@ def security_rules(run: RunFacts) -> list[Finding]:
                 for x in _first_per_host(accepted)]
     else:
         seen = set()
+        decrypted = {x.ex.host for x in run.exchanges if x.ex.tls and not x.ex.error}
         for e in run.events:
             if e.get("event") == "tls-failed-client":
                 host = e.get("sni") or e.get("name") or (e.get("server") or ["?"])[0]
-                if host in seen:
+                # "Disconnected during the handshake" is also what a program that simply exits
+                # mid-handshake looks like; when the same client decrypted fine to that host in
+                # this run, it trusted the CA. An explicit "does not trust" stays certain.
+                if host in seen or ("disconnected during the handshake" in e.get("error", "")
+                                    and host in decrypted):
                     continue
                 seen.add(host)
                 out.append(Finding(rule="SEC-004", title=RULES["SEC-004"].title, scenario=run.scenario,

@@ -119,6 +119,15 @@ def _reap(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def _git_root_commit(work: Path) -> str:
+    git = shutil.which("git")
+    if not git:
+        return ""
+    r = subprocess.run([git, "rev-list", "--max-parents=0", "HEAD"], cwd=work, capture_output=True,
+                       text=True, env={"PATH": os.environ.get("PATH", ""), "GIT_CONFIG_NOSYSTEM": "1"})
+    return r.stdout.split()[0] if r.returncode == 0 and r.stdout.strip() else ""
+
+
 class StepRunner:
     def __init__(self, run_id: str, env: dict[str, str], cwd: Path, log: OutputLog,
                  session, prefix: list[str], exclude: set[int]):
@@ -250,6 +259,9 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
     if not plan.same_home_as and sandbox_root.exists():
         shutil.rmtree(sandbox_root / "home", ignore_errors=True)  # a fresh HOME for every run
     notes = plant(identity, home, work, sc.files)
+    root = _git_root_commit(work)
+    if root:
+        identity = Identity.from_json({**identity.to_json(), "git_root_commit": root})
     tmp = sandbox_root / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     run_id = f"{sc.name}/{plan.name}/{os.getpid()}/{time.monotonic_ns()}"

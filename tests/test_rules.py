@@ -110,3 +110,14 @@ def test_machine_fingerprint_vs_stored_id_vs_per_run_id():
 
 def test_no_stability_finding_with_a_single_run():
     assert identifier_rules([run(exchanges=[xf(ids=ids("x" * 20))])]) == []
+
+
+def test_exit_mid_handshake_is_not_a_refusal_when_the_host_decrypted():
+    decrypted = xf(cls="unknown")
+    quit_ = [{"event": "tls-failed-client", "sni": "t.example",
+              "error": "The client disconnected during the handshake."}]
+    assert security_rules(run("unset", exchanges=[decrypted], events=quit_)) == []
+    assert rules(security_rules(run("unset", events=quit_))) == ["SEC-004"]
+    refused = [{"event": "tls-failed-client", "sni": "t.example",
+                "error": "The client does not trust the proxy's certificate for t.example"}]
+    assert rules(security_rules(run("unset", exchanges=[decrypted], events=refused))) == ["SEC-004"]

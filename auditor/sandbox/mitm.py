@@ -10,6 +10,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,7 +78,10 @@ def ca_bundle(confdir: Path, dest: Path) -> Path:
     if system:
         parts.append(Path(system).read_text(encoding="utf-8", errors="replace"))
     parts.append((confdir / "mitmproxy-ca-cert.pem").read_text(encoding="utf-8"))
-    dest.write_text("\n".join(parts), encoding="utf-8")
+    # Parallel runs (--jobs) share the bundle while their programs read it: never rewrite in place.
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    os.replace(tmp, dest)
     return dest
 
 
