@@ -113,6 +113,10 @@ def detect_secrets_rate(text: bytes) -> tuple[float, int] | None:
         os.unlink(fo.name)
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=float, default=20, help="decoded megabytes of workload")
@@ -142,9 +146,10 @@ def main() -> None:
     }
     backend = "hyperscan" if (HAVE_HYPERSCAN and args.backend == "auto") else "re"
     all_layers = [l for e in exchanges for l in layers(e)]
-    print(f"identity: {len(matcher)} patterns, built in {build * 1e3:.0f} ms; backend: {backend}; one core")
+    print(f"identity: {len(matcher)} patterns, built in {build * 1e3:.0f} ms; backend: {backend}; one core; "
+          f"load average {_load()}")
     print(f"{'egress-auditor decode+detect':<40}{'flows':>6}{'MB wire':>9}{'MB dec.':>9}"
-          f"{'MB/s wire':>11}{'MB/s dec.':>11}{'decode only':>13}{'evidence':>10}")
+          f"{'MB/s wire':>11}{'MB/s dec.':>11}{'decode only':>13}{'us/flow':>9}{'evidence':>10}")
     for name, group in groups.items():
         wire = sum(wire_bytes(e) for e in group)
         decoded = sum(len(l.data) for e in group for l in layers(e))
@@ -156,7 +161,8 @@ def main() -> None:
         elapsed = best_of(args.repeat, run)
         decode_only = best_of(args.repeat, lambda group=group: [None for e in group for _ in layers(e)])
         print(f"  {name:<38}{len(group):>6}{wire / 1e6:>9.2f}{decoded / 1e6:>9.2f}{wire / elapsed / 1e6:>11.1f}"
-              f"{decoded / elapsed / 1e6:>11.1f}{decoded / decode_only / 1e6:>13.1f}{evidence[0]:>10}")
+              f"{decoded / elapsed / 1e6:>11.1f}{decoded / decode_only / 1e6:>13.1f}"
+              f"{elapsed / len(group) * 1e6:>9.0f}{evidence[0]:>10}")
     # detect-secrets skips a file that is not valid UTF-8 without a word: give it text.
     text = "\n".join(l.data.decode("utf-8", "replace").replace("\r", "").replace("\0", "")
                      for l in all_layers).encode("utf-8")
@@ -171,6 +177,7 @@ def main() -> None:
         ours_rate = len(sample) / (time.perf_counter() - start) / 1e6
         print(f"same decoded text, {len(sample) / 1e6:.1f} MB: detect-secrets 1.5 {rate:.2f} MB/s "
               f"({found} 'secrets'); egress-auditor detectors {ours_rate:.1f} MB/s ({ours} hits)")
+    print(f"load average after: {_load()} (the machine is shared: compare runs made at similar load)")
 
 
 if __name__ == "__main__":

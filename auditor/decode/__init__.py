@@ -16,8 +16,8 @@ turn into human notes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator, Protocol
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Protocol
 
 from ..flowstore import Exchange
 
@@ -117,55 +117,89 @@ WHOLE: tuple[Decoder, ...] = (
 EMBEDDED: tuple = (embedded.EMBEDDED,)
 
 
+# What one pass over a layer's bytes found: hits of embedded.PATTERNS (for the embedded
+# decoders) and whatever else the caller's database holds (detect: heuristic locators).
+Locate = Callable[[bytes], "tuple[list[tuple[int, int, int]], object]"]
+
+
+def _embedded_only(data: bytes) -> tuple[list[tuple[int, int, int]], None]:
+    return embedded.PATTERNS.scan(data), None
+
+
 def layers(ex: Exchange, limits: Limits = Limits(), notes: list[str] | None = None) -> Iterator[Layer]:
     """Every layer of what the client sent in this exchange."""
+    for layer, _ in scanned(ex, limits, notes):
+        yield layer
+
+
+def scanned(ex: Exchange, limits: Limits = Limits(), notes: list[str] | None = None,
+            locate: Locate = _embedded_only) -> Iterator[tuple[Layer, object]]:
+    """Every layer, with what `locate` found in its bytes.
+
+    The embedded decoders need one pass over each layer to find encoded runs and detection needs
+    another for its locators; a caller that compiles both into one database (detect.scan does)
+    gets both from a single pass, and its share of the hits rides along with the layer."""
     ctx = Ctx(limits, notes if notes is not None else [])
-    for seed, meta in exchange.seeds(ex):
-        yield from walk(seed, meta, ctx)
+    return _walk([(seed, meta, 0) for seed, meta in exchange.seeds(ex)], ctx, locate)
 
 
-def walk(layer: Layer, meta: Meta, ctx: Ctx, depth: int = 0) -> Iterator[Layer]:
+def _walk(todo: list[tuple[Layer, Meta, int]], ctx: Ctx, locate: Locate) -> Iterator[tuple[Layer, object]]:
+    # An explicit stack rather than recursive generators: a layer yielded from depth d would pass
+    # through d suspended generators, a cost paid on every small flow. Children are pushed in
+    # reverse so that layers come out in the same depth-first order as a recursive walk.
     lim = ctx.limits
-    if ctx.emitted >= lim.max_layers:
-        ctx.note(f"stopped after {lim.max_layers} layers (limit max_layers); the rest was not decoded")
-        return
-    if len(layer.data) > lim.max_layer_bytes:
-        ctx.note(f"{layer.location}: {len(layer.data)} bytes, only the first {lim.max_layer_bytes} "
-                 "scanned (limit max_layer_bytes)")
-        layer = replace(layer, data=layer.data[:lim.max_layer_bytes])
-    deeper = depth < lim.max_depth
-    for dec in WHOLE:
-        if not dec.applies(layer, meta):
+    whole = [(dec, dec.applies) for dec in WHOLE]
+    stack = todo[::-1]
+    while stack:
+        layer, meta, depth = stack.pop()
+        if ctx.emitted >= lim.max_layers:
+            ctx.note(f"stopped after {lim.max_layers} layers (limit max_layers); the rest was not decoded")
             continue
-        if not deeper:
-            ctx.note(f"{layer.location}: {dec.name} not decoded at depth {depth} (limit max_depth)")
-            break
-        try:
-            kids = list(dec.decode(layer, meta, ctx))
-        except ValueError:
-            continue  # not this format after all: let the next decoder try
-        except Exception as e:  # a decoder bug must not lose the rest of the exchange
-            ctx.note(f"{layer.location}: internal error in decoder {dec.name}: {type(e).__name__}: {e}")
-            continue
-        for kid, kid_meta in kids:
-            yield from walk(kid, kid_meta, ctx, depth + 1)
-        return
-    if not layer.fmt:
-        layer = jsondoc.classify(layer, meta)
-    kids: list[Child] = []
-    spans: list[tuple[int, int]] = []
-    if deeper:
-        for emb in EMBEDDED:
-            try:
-                found, covered = emb.decode(layer, meta, ctx)
-            except Exception as e:  # a decoder bug must not lose the rest of the exchange
-                ctx.note(f"{layer.location}: internal error in decoder {emb.name}: {type(e).__name__}: {e}")
+        if len(layer.data) > lim.max_layer_bytes:
+            ctx.note(f"{layer.location}: {len(layer.data)} bytes, only the first {lim.max_layer_bytes} "
+                     "scanned (limit max_layer_bytes)")
+            layer = Layer(layer.data[:lim.max_layer_bytes], layer.part, layer.path, layer.chain, layer.fmt,
+                          layer.decoded)
+        deeper = depth < lim.max_depth
+        replaced = False
+        for dec, applies in whole:
+            if not applies(layer, meta):
                 continue
-            kids += found
-            spans += covered
-    elif embedded.has_candidates(layer.data):
-        ctx.note(f"{layer.location}: encoded values not decoded at depth {depth} (limit max_depth)")
-    ctx.emitted += 1
-    yield replace(layer, decoded=tuple(spans)) if spans else layer
-    for kid, kid_meta in kids:
-        yield from walk(kid, kid_meta, ctx, depth + 1)
+            if not deeper:
+                ctx.note(f"{layer.location}: {dec.name} not decoded at depth {depth} (limit max_depth)")
+                break
+            try:
+                kids = list(dec.decode(layer, meta, ctx))
+            except ValueError:
+                continue  # not this format after all: let the next decoder try
+            except Exception as e:  # a decoder bug must not lose the rest of the exchange
+                ctx.note(f"{layer.location}: internal error in decoder {dec.name}: {type(e).__name__}: {e}")
+                continue
+            stack += [(kid, kid_meta, depth + 1) for kid, kid_meta in reversed(kids)]
+            replaced = True
+            break
+        if replaced:
+            continue
+        if not layer.fmt:
+            layer = jsondoc.classify(layer, meta)
+        emb_hits, extra = locate(layer.data)
+        kids: list[Child] = []
+        spans: list[tuple[int, int]] = []
+        if deeper:
+            if emb_hits:  # nothing located, nothing embedded: the decoders would find no run
+                for emb in EMBEDDED:
+                    try:
+                        found, covered = emb.decode(layer, meta, ctx, emb_hits)
+                    except Exception as e:  # a decoder bug must not lose the rest of the exchange
+                        ctx.note(f"{layer.location}: internal error in decoder {emb.name}: {type(e).__name__}: {e}")
+                        continue
+                    kids += found
+                    spans += covered
+        elif emb_hits:
+            ctx.note(f"{layer.location}: encoded values not decoded at depth {depth} (limit max_depth)")
+        ctx.emitted += 1
+        if spans:
+            layer = Layer(layer.data, layer.part, layer.path, layer.chain, layer.fmt, tuple(spans))
+        yield layer, extra
+        if kids:
+            stack += [(kid, kid_meta, depth + 1) for kid, kid_meta in reversed(kids)]

@@ -51,13 +51,14 @@ _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _HEX_CHARS = frozenset(b"0123456789abcdefABCDEF")
 
 
-def has_candidates(data: bytes) -> bool:
-    return bool(PATTERNS.scan(data))
-
-
-def candidates(data: bytes) -> list[tuple[int, int, str, bytes]]:
-    """Each plausible encoded run, in order of offset, none inside another."""
-    hits = sorted(PATTERNS.scan(data), key=lambda h: (h[1], h[0]))
+def candidates(data: bytes, hits: list[tuple[int, int, int]] | None = None) -> list[tuple[int, int, str, bytes]]:
+    """Each plausible encoded run, in order of offset, none inside another. `hits`: what
+    PATTERNS found in data, when the caller's own pass already located them."""
+    if hits is None:
+        hits = PATTERNS.scan(data)
+    if not hits:
+        return []
+    hits = sorted(hits, key=lambda h: (h[1], h[0]))
     out: list[tuple[int, int, str, bytes]] = []
     taken: list[tuple[int, int]] = []
     for kind, s, _ in hits:  # JWTs first, so that their base64 parts are not decoded twice
@@ -90,9 +91,10 @@ def candidates(data: bytes) -> list[tuple[int, int, str, bytes]]:
 class Embedded:
     name = "embedded"
 
-    def decode(self, layer: Layer, meta: Meta, ctx: Ctx) -> tuple[list[Child], list[tuple[int, int]]]:
+    def decode(self, layer: Layer, meta: Meta, ctx: Ctx,
+               hits: list[tuple[int, int, int]] | None = None) -> tuple[list[Child], list[tuple[int, int]]]:
         """Children, and the spans of the layer they decode (hits there are the children's)."""
-        found = candidates(layer.data)
+        found = candidates(layer.data, hits)
         if not found:
             return [], []
         paths = jsondoc.paths_at(layer, [c[0] for c in found]) if layer.fmt else [""] * len(found)

@@ -27,7 +27,7 @@ class Form:
         if ctype and not ctype.startswith("text/"):
             return False
         data = layer.data
-        return (b"=" in data[:256] and len(data) <= _MAX_SNIFF and _LOOKS_FORM.match(data) is not None
+        return (data.find(b"=", 0, 256) >= 0 and len(data) <= _MAX_SNIFF and _LOOKS_FORM.match(data) is not None
                 and not _BASE64_PADDED.match(data))
 
     def decode(self, layer: Layer, meta: Meta, ctx: Ctx) -> list[Child]:

@@ -8,9 +8,9 @@ light tokenizer turns the few offsets that matter into "$.batch[0].host".
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import replace
 
 from . import Layer, Meta
 
@@ -18,7 +18,14 @@ _JSON_TYPES = ("json", "javascript")
 _NDJSON_TYPES = ("ndjson", "jsonl", "json-seq", "x-jsonlines")
 _LEADING_WS = b" \t\r\n\xef\xbb\xbf"  # a UTF-8 BOM is as good as whitespace here
 _ARRAY_SECOND = frozenset(bytes([c]) for c in b'{["-0123456789tfn] \t\r\n')
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\],]', re.S)
+# A string as an unrolled loop (runs of plain characters, then one escape): the same matches as
+# "(?:[^"\\]|\\.)*", with one regex step per run instead of one per character.
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_TOKEN = re.compile(_STRING + rb'|[{}\[\],]', re.S)
+# Where no key is expected, strings and scalars change nothing: everything up to the next
+# structural character is skipped in one match. Possessive, so that a string is never re-read as
+# loose characters; a quote that opens no string is a loose character, as it is for _TOKEN.
+_SKIP = re.compile(rb'(?:' + _STRING + rb'|[^"{}\[\],]+|")*+[{}\[\],]', re.S)
 _SIMPLE_KEY = re.compile(r"[A-Za-z0-9_$][A-Za-z0-9_$\-]*\Z")
 
 
@@ -44,16 +51,24 @@ def classify(layer: Layer, meta: Meta) -> Layer:
     ctype = meta.content_type.lower()
     if any(t in ctype for t in _NDJSON_TYPES):
         kind = "ndjson"
-    return replace(layer, chain=layer.chain + (kind,), fmt=kind)
+    return Layer(layer.data, layer.part, layer.path, layer.chain + (kind,), kind, layer.decoded)
 
 
 def _key(token: bytes) -> str:
+    # The same few keys recur on every path built; a long one is not worth keeping alive.
+    return _short_key(token) if len(token) <= 256 else _segment_of(token)
+
+
+def _segment_of(token: bytes) -> str:
     raw = token[1:-1]
     try:
         key = json.loads(token) if b"\\" in raw else raw.decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         key = raw.decode("utf-8", "replace")
     return segment(key)
+
+
+_short_key = functools.lru_cache(maxsize=1024)(_segment_of)
 
 
 def segment(key: str) -> str:
@@ -64,43 +79,58 @@ def segment(key: str) -> str:
 def _path(stack: list) -> str:
     out = ["$"]
     for frame in stack:
-        if frame[0] == "[":
+        if frame[0] is _ARRAY:
             out.append(f"[{frame[1]}]")
         elif frame[1] is not None:
-            out.append(frame[1])
+            out.append(_key(frame[1]))
     return "".join(out)
 
 
+_OBJECT, _ARRAY = "{", "["
+
+
 def _paths_in_doc(data: bytes, start: int, end: int, offsets: list[int]) -> list[str]:
-    """Paths of sorted offsets in data[start:end], one tokenizer pass."""
-    stack: list[list] = []  # ["{", key or None, expecting_key] | ["[", index]
+    """Paths of sorted offsets in data[start:end], one tokenizer pass.
+
+    Only keys and structural characters are visited one by one; keys are kept as raw tokens and
+    turned into path segments only when a path is built (most never are)."""
+    stack: list[list] = []  # [_OBJECT, key token or None, expecting_key] | [_ARRAY, index]
     out: list[str] = []
     it = iter(offsets)
     want = next(it, None)
-    for m in _TOKEN.finditer(data, start, end):
-        t = m.group()
-        while want is not None and want < m.end():
-            if want >= m.start() and t[:1] == b'"' and stack and stack[-1][0] == "{" and stack[-1][2]:
-                out.append(_path(stack[:-1] + [["{", _key(t), False]]))  # the hit is a key name
+    pos = start
+    while want is not None:
+        top = stack[-1] if stack else None
+        expecting_key = top is not None and top[0] is _OBJECT and top[2]
+        m = _TOKEN.search(data, pos, end) if expecting_key else _SKIP.match(data, pos, end)
+        if m is None:
+            break
+        pos = m.end()
+        is_key = expecting_key and data[m.start()] == 0x22
+        while want is not None and want < pos:
+            if is_key and want >= m.start():
+                out.append(_path(stack[:-1] + [[_OBJECT, m.group(), False]]))  # the hit is a key name
             else:
                 out.append(_path(stack))
             want = next(it, None)
-        if want is None:
-            break
-        if t == b"{":
-            stack.append(["{", None, True])
-        elif t == b"[":
-            stack.append(["[", 0])
-        elif t in (b"}", b"]"):
-            if stack:
-                stack.pop()
-        elif t == b",":
-            if stack and stack[-1][0] == "[":
-                stack[-1][1] += 1
-            elif stack:
-                stack[-1][1], stack[-1][2] = None, True
-        elif stack and stack[-1][0] == "{" and stack[-1][2]:
-            stack[-1][1], stack[-1][2] = _key(t), False
+        if is_key:
+            top[1] = m.group()
+            top[2] = False
+            continue
+        c = data[pos - 1]
+        if c == 0x2C:  # ,
+            if top is not None:
+                if top[0] is _ARRAY:
+                    top[1] += 1
+                else:
+                    top[1] = None
+                    top[2] = True
+        elif c == 0x7B:  # {
+            stack.append([_OBJECT, None, True])
+        elif c == 0x5B:  # [
+            stack.append([_ARRAY, 0])
+        elif stack:  # } or ]
+            stack.pop()
     while want is not None:
         out.append(_path(stack))
         want = next(it, None)

@@ -89,6 +89,7 @@ class LiteralSet:
                              flags=[_hs.HS_FLAG_CASELESS if c else 0 for _, c in self.literals],
                              literal=True)
             self._scratch = _Scratch(self._db)
+            self._lens = [len(lit) for lit, _ in self.literals]  # a literal's start is its end minus this
         else:
             self._index: dict[tuple[bytes, bool], int] = {}
             for i, (lit, c) in enumerate(self.literals):
@@ -106,8 +107,8 @@ class LiteralSet:
             return []
         out: list[Hit] = []
         if self.backend == "hyperscan":
-            lits = self.literals
-            self._db.scan(data, lambda i, s, e, f, c: out.append((i, e - len(lits[i][0]), e)),
+            lens = self._lens
+            self._db.scan(data, lambda i, s, e, f, c: out.append((i, e - lens[i], e)),
                           scratch=self._scratch.space)
             return out
         for caseless, rx in self._res:

@@ -91,12 +91,16 @@ def _flatten(tree: dict) -> dict:
     return out
 
 
+def _labelled(content_type: str) -> bool:
+    ctype = content_type.lower()
+    return any(t in ctype for t in _PROTO_TYPES)
+
+
 class Protobuf:
     name = "protobuf"
 
     def applies(self, layer: Layer, meta: Meta) -> bool:
-        ctype = meta.content_type.lower()
-        if any(t in ctype for t in _PROTO_TYPES):
+        if meta.content_type and _labelled(meta.content_type):
             return True
         data = layer.data
         # Unlabelled: protobuf with strings always has a control byte (a tag or a length).
@@ -104,7 +108,7 @@ class Protobuf:
 
     def decode(self, layer: Layer, meta: Meta, ctx: Ctx) -> list[Child]:
         tree = parse(layer.data)
-        labelled = any(t in meta.content_type.lower() for t in _PROTO_TYPES)
+        labelled = _labelled(meta.content_type)
         if not tree or (not labelled and not _has_text(tree)):
             raise ValueError("no protobuf text fields")
         binaries: list[tuple[str, bytes]] = []

@@ -3,8 +3,9 @@ canary covers (personal data by format, credentials by format).
 
 Each heuristic module declares *locators* (regexes that find where to look) and a `verify` that
 decides, on a small window, whether the place holds the real thing. All locators of all
-heuristics run as one compiled database per layer, so adding a detector costs a pattern, not a
-pass. Verification runs only where a locator fired: negatives such as version strings, private
+heuristics are compiled into one database together with the decoders' embedded-run locators, and
+scan() reads each layer once for both (decode.scanned), so adding a detector costs a pattern, not
+a pass. Verification runs only where a locator fired: negatives such as version strings, private
 addresses and timestamps are rejected there.
 """
 
@@ -14,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
-from ..decode import Layer, Limits, jsondoc, join_path, layers
+from ..decode import Layer, Limits, embedded, jsondoc, join_path, scanned
 from ..decode.multiscan import Pattern, PatternSet
 from ..findings import Evidence, digest, redact
 from ..flowstore import Exchange
@@ -54,14 +55,36 @@ HEURISTICS: tuple[Heuristic, ...] = (
     credentials.CREDENTIALS,
 )
 
-_engine: tuple[PatternSet, list[tuple[Heuristic, int]]] | None = None
+
+class _Locators:
+    """Embedded-run locators (for the decoders) and every heuristic's locators in one database, so
+    each layer's bytes are read once for both. Ids below `n_embedded` are embedded.PATTERNS'."""
+
+    def __init__(self) -> None:
+        emb = embedded.PATTERNS.patterns
+        self.n_embedded = len(emb)
+        # Per global id: (heuristic, locator index, negative_fields or None); None for embedded ids.
+        self.owners: list = [None] * len(emb)
+        for h in HEURISTICS:
+            self.owners += [(h, i, getattr(h, "negative_fields", None)) for i in range(len(h.locators))]
+        self.set = PatternSet(list(emb) + [h.locators[i] for h, i, _ in self.owners[len(emb):]])
+
+    def __call__(self, data: bytes) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """(embedded hits, heuristic hits) of one pass over data."""
+        hits = self.set.scan(data)
+        if not hits:
+            return hits, hits
+        n = self.n_embedded
+        return [h for h in hits if h[0] < n], [h for h in hits if h[0] >= n]
 
 
-def _locators() -> tuple[PatternSet, list[tuple[Heuristic, int]]]:
+_engine: _Locators | None = None
+
+
+def _locators() -> _Locators:
     global _engine
     if _engine is None:
-        owners = [(h, i) for h in HEURISTICS for i in range(len(h.locators))]
-        _engine = (PatternSet([h.locators[i] for h, i in owners]), owners)
+        _engine = _Locators()
     return _engine
 
 
@@ -75,16 +98,29 @@ def field_name(path: str) -> str:
 
 def heuristic_hits(data: bytes, field: str = "") -> list[Hit]:
     """Verified heuristic hits, one per span and kind, longest first where they overlap."""
-    patterns, owners = _locators()
+    return _verified(data, _locators()(data)[1], field)
+
+
+def _verified(data: bytes, located: list[tuple[int, int, int]], field: str | None, path: str = "") -> list[Hit]:
+    """Verify located hits. `field` None: the field name is taken from `path`, only if a detector
+    with negative fields has a hit (the lookup is a regex: most layers never need it)."""
+    if not located:
+        return []
+    owners = _locators().owners
     seen: dict[tuple[str, int, int], Hit] = {}
-    for idx, start, end in patterns.scan(data):
-        det, which = owners[idx]
+    for idx, start, end in located:
+        det, which, negative = owners[idx]
         hit = det.verify(data, start, end, which)
-        negative = getattr(det, "negative_fields", None)
-        if hit is not None and field and negative is not None and negative.search(field):
+        if hit is None:
             continue
-        if hit is not None:
-            seen.setdefault((hit.match, hit.start, hit.end), hit)
+        if negative is not None:
+            if field is None:
+                field = field_name(path)
+            if field and negative.search(field):
+                continue
+        seen.setdefault((hit.match, hit.start, hit.end), hit)
+    if not seen:
+        return []
     hits = sorted(seen.values(), key=lambda h: (h.start, h.start - h.end))
     kept: list[Hit] = []
     for h in hits:
@@ -104,32 +140,49 @@ def _text(data: bytes) -> str:
 
 
 def scan_layer(layer: Layer, matcher: Matcher | None) -> Iterator[Evidence]:
+    out: list[Evidence] = []
+    _layer_evidence(layer, matcher, _locators()(layer.data)[1], out)
+    return iter(out)
+
+
+def _inside(start: int, end: int, spans) -> bool:
+    for s, e in spans:
+        if s <= start and end <= e:
+            return True
+    return False
+
+
+def _layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[int, int, int]],
+                    out: list[Evidence]) -> None:
+    """Evidence of one layer, given what its heuristic locators found, appended to out."""
     data = layer.data
     canary: list[CanaryHit] = matcher.find(data) if matcher is not None else []
     decoded = layer.decoded
-    if decoded:  # found again, decoded, in the child layers of these spans
-        canary = [c for c in canary if not any(s <= c.start and c.end <= e for s, e in decoded)]
-    spans = [(c.start, c.end) for c in canary] + list(decoded)
+    if decoded and canary:  # found again, decoded, in the child layers of these spans
+        canary = [c for c in canary if not _inside(c.start, c.end, decoded)]
     # A heuristic hit inside a canary hit is the same fact, less precisely (the planted email seen
     # as "an email"); a canary inside a larger heuristic token (a JWT) is a second fact.
-    heur = [h for h in heuristic_hits(data, field_name(layer.path))
-            if not any(s <= h.start and h.end <= e for s, e in spans)]
+    heur = _verified(data, located, None, layer.path) if located else []
+    if heur and (canary or decoded):
+        spans = [(c.start, c.end) for c in canary] + list(decoded)
+        heur = [h for h in heur if not _inside(h.start, h.end, spans)]
     if not canary and not heur:
         return
     starts = [c.start for c in canary] + [h.start for h in heur]
     paths = jsondoc.paths_at(layer, starts) if layer.fmt else [""] * len(starts)
+    chain = layer.chain
     for c, path in zip(canary, paths):
-        yield Evidence(
+        out.append(Evidence(
             detector="heuristic" if c.guessed else "canary",
             match=f"digest-of:{c.key}" if c.guessed else c.key,
-            location=_location(layer, path), layers=layer.chain, form=c.form, excerpt=redact(_text(data[c.start:c.end])),
-            value_digest=digest(matcher.values[c.key]), confidence=c.confidence)
+            location=_location(layer, path), layers=chain, form=c.form, excerpt=redact(_text(data[c.start:c.end])),
+            value_digest=matcher.value_digest(c.key), confidence=c.confidence))
     for h, path in zip(heur, paths[len(canary):]):
         matched = data[h.start:h.end]
-        yield Evidence(
+        out.append(Evidence(
             detector="heuristic", match=h.match,
-            location=_location(layer, path), layers=layer.chain, form="plain", excerpt=redact(_text(matched)),
-            value_digest=digest(h.value or matched), confidence=h.confidence)
+            location=_location(layer, path), layers=chain, form="plain", excerpt=redact(_text(matched)),
+            value_digest=digest(h.value or matched), confidence=h.confidence))
 
 
 def _within(inner: str, outer: str) -> bool:
@@ -160,6 +213,6 @@ def scan(ex: Exchange, matcher: Matcher | None, notes: list[str] | None = None,
          limits: Limits = Limits()) -> list[Evidence]:
     """Decode every layer of what the client sent and run every detector on it."""
     found: list[Evidence] = []
-    for layer in layers(ex, limits, notes):
-        found.extend(scan_layer(layer, matcher))
+    for layer, located in scanned(ex, limits, notes, _locators()):
+        _layer_evidence(layer, matcher, located, found)
     return dedupe(found)

@@ -36,7 +36,7 @@ _FORMATS = (
 )
 _EXACT = [re.compile(exact) for _, _, exact, _ in _FORMATS]
 # Documentation examples are everywhere in SDK code and error messages.
-_EXAMPLES = re.compile(rb"EXAMPLE|X{8}|0{16}", re.I)
+_EXAMPLES = (b"example", b"x" * 8, b"0" * 16)  # matched in the lower-cased token
 
 
 def _jwt_header_ok(token: bytes) -> bool:
@@ -66,7 +66,10 @@ class Credentials:
             if e < len(data) and data[e] in _TOKEN_CHARS:
                 return None
         token = data[s:e]
-        if _EXAMPLES.search(token):
+        # Substring tests on the lower-cased token: a caseless regex alternation retried at every
+        # position cost tens of microseconds on a long JWT.
+        low = token.lower()
+        if any(marker in low for marker in _EXAMPLES):
             return None
         if kind == "jwt":
             if not _jwt_header_ok(token):

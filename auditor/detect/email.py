@@ -7,7 +7,7 @@ import re
 from ..decode.multiscan import Pattern
 from . import Hit
 
-_LOCAL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}\Z")
+_LOCAL_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
 _DOMAIN = re.compile(rb"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![A-Za-z0-9-])")
 # Addresses that name no person: protocol users (git@host is an scp remote), robots, and
 # RFC 2606 placeholders. Retina image names (logo@2x.png) look like addresses too.
@@ -27,12 +27,15 @@ class Email:
 
     def verify(self, data: bytes, start: int, end: int, which: int) -> Hit | None:
         at = data.index(b"@", start)
-        local = _LOCAL.search(data, max(0, at - 64), at)
+        # The local part is the run of local-part characters that ends at the @ (at most 64 of
+        # them): the window up to its last other character, stripped. A regex search for it
+        # retries every start position in the window.
+        window = max(0, at - 64)
+        s = window + len(data[window:at].rstrip(_LOCAL_CHARS))
         dom = _DOMAIN.match(data, at + 1, at + 256)
-        if not local or not dom:
+        if s == at or not dom:
             return None
-        lpart, domain = local.group(), dom.group()
-        s = local.start()
+        lpart, domain = data[s:at], dom.group()
         if lpart.startswith(b".") or lpart.endswith(b".") or b".." in lpart:
             return None
         if s > 0 and data[s - 1:s] in (b":", b"/", b"@"):

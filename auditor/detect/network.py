@@ -3,6 +3,7 @@ non-global ranges are not personal data; neither is a four-part version number."
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -14,7 +15,8 @@ _V6_TOKEN = frozenset(b"0123456789abcdefABCDEF:.")
 # "version": "1.2.3.4", Chrome/120.0.0.0, build 4.1.2.7: a dotted quad right after these is a
 # version, whatever ipaddress says about it.
 _VERSION_HINT = re.compile(rb"(?i)(?:\bv|ver|version|release|build|rev)[\"'\s:=_]*\Z|/\Z")
-_OCTET = re.compile(rb"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
+_OCTET = rb"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_QUAD = re.compile(rb"(?:%s\.){3}%s\Z" % (_OCTET, _OCTET))
 
 
 def _token(data: bytes, start: int, end: int, chars: frozenset) -> tuple[int, int]:
@@ -27,6 +29,13 @@ def _token(data: bytes, start: int, end: int, chars: frozenset) -> tuple[int, in
     return start, end
 
 
+@functools.lru_cache(maxsize=4096)
+def _public_v4(text: bytes) -> bool:
+    # ipaddress is slow to construct and the same few addresses recur across a capture.
+    addr = ipaddress.IPv4Address(text.decode())
+    return addr.is_global and not addr.is_multicast
+
+
 class IPv4:
     kind = "ipv4"
     # Where the field's name is not in the data (form, query, cookie, protobuf), the layer's
@@ -37,19 +46,17 @@ class IPv4:
     def verify(self, data: bytes, start: int, end: int, which: int) -> Hit | None:
         s, e = _token(data, start, end, _V4_TOKEN)
         text = data[s:e]
-        octets = text.split(b".")
-        if len(octets) != 4 or not all(_OCTET.match(o) for o in octets):
+        if not _QUAD.match(text):
             return None  # 1.2.3.4.5, 10.0.19045.1, leading dots or zeros: versions and counters
         if _VERSION_HINT.search(data, max(0, s - 16), s) or (e < len(data) and chr(data[e]).isalnum()):
             return None
         if s > 0 and chr(data[s - 1]).isalpha():
             return None
-        addr = ipaddress.IPv4Address(text.decode())
-        if not addr.is_global or addr.is_multicast:
-            return None
-        if all(int(o) < 10 for o in octets):
+        if len(text) == 7:  # four one-digit octets
             # 1.2.3.4 is far more often a version than an address; the public addresses of that
             # shape (1.1.1.1, 8.8.8.8, 9.9.9.9) are resolvers, not anyone's personal data.
+            return None
+        if not _public_v4(text):
             return None
         return Hit("ipv4-public", s, e, "likely")
 

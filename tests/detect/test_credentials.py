@@ -42,6 +42,8 @@ def test_credential_formats(text, kind):
     "ghp_short", "npm_install", "-----BEGIN PUBLIC KEY-----", "-----BEGIN CERTIFICATE-----",
     "eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",  # header is not a JOSE header
     "sk_test_Ab3De5Fg7Hj9Kl1Mn2PqRs4T",
+    "ghp_" + "aB3dExampleG7hJ9kL1mN2pQ4rS6tU8vW0xY", "ghp_" + "aB3dE5fG7hJ9kL1mxXxXxXxXQ4rS6tU8vW0x",  # examples, any case
+    "npm_" + "000000000000000000001234567890abcdef",  # a zeroed placeholder
 ])
 def test_not_credentials(text):
     assert kinds(text) == []

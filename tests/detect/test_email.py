@@ -8,6 +8,8 @@ from .helpers import kinds
     ("contact: Jane.Doe+news@Mail.Corp-X.co.uk.", ["Jane.Doe+news@Mail.Corp-X.co.uk"]),
     ("a@b.io", ["a@b.io"]),
     ("uid=oriane.bakudo%40mail.example", []),  # still percent-encoded: the query layer decodes it
+    ("x" * 70 + "@gmail.com", ["x" * 64 + "@gmail.com"]),  # a local part is 64 characters at most
+    ("to: <bob@mail.corp.io>", ["bob@mail.corp.io"]),
 ])
 def test_emails(text, found):
     assert [t for k, t in kinds(text) if k == "email"] == found

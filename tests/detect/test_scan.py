@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from auditor.detect import Matcher, dedupe, scan
+from auditor.decode import layers
+from auditor.detect import Matcher, dedupe, scan, scan_layer
 from auditor.findings import Evidence
 from auditor.flowstore import Exchange
 from auditor.identity import generate
@@ -75,3 +76,16 @@ def test_dedupe_keeps_distinct_locations_and_drops_encoded_ancestors():
 def test_digest_of_a_normal_form_is_a_digest_for_the_rules():
     assert Evidence("canary", "git_remote", "body", form="sha256:owner/repo").is_digest
     assert Evidence("canary", "email", "body", form="md5:lower").is_digest
+
+
+def test_one_pass_scan_agrees_with_scanning_layer_by_layer():
+    # scan() reads each layer once for decoding and detection together; scan_layer() locates on
+    # its own. Both must report the same evidence.
+    inner = base64.b64encode(json.dumps({"contact": ID.email, "ip": "81.2.69.160"}).encode()).decode()
+    body = gzip.compress(json.dumps({"data": [{"ue_px": inner}], "h": ID.hostname,
+                                     "other": "jane.roe@gmail.com", "version": "1.2.3.4"}).encode())
+    ex = http(body, [("Content-Encoding", "gzip"), ("Content-Type", "application/json")],
+              url=f"https://t.example/p?u={ID.username}&v=81.2.69.161")
+    one_pass = scan(ex, M)
+    assert len(one_pass) >= 5
+    assert one_pass == dedupe([e for layer in layers(ex) for e in scan_layer(layer, M)])
