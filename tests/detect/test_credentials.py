@@ -19,7 +19,7 @@ def jwt(header, payload, sig="c2lnbmF0dXJlLWJ5dGVz"):
     (f"token ghp_{ALNUM36}", "github-token"),
     (f"gho_{ALNUM36}", "github-token"),
     ("github_pat_11ABCDEFG0123456789abc_" + "a1B2c3D4e5" * 5 + "f6G7h8I9j", "github-token"),
-    (f"//registry.npmjs.org/:_authToken=npm_{ALNUM36}", "npm-token"),
+    (f"//npm.registry.example/:_authToken=npm_{ALNUM36}", "npm-token"),
     ("glpat-Ab3De5Fg7Hj9Kl1Mn2Pq", "gitlab-token"),
     ("pypi-AgEIcHlwaS5vcmc" + "Ab3De5Fg7Hj9" * 5, "pypi-token"),
     ("xoxb-1234567890-1234567890123-Ab3De5Fg7Hj9Kl1Mn2Pq", "slack-token"),

@@ -50,7 +50,7 @@ def make_audit(**kw) -> Audit:
     )
     endpoints = (
         Endpoint("telemetry.polite-tool.example", "telemetry", ("unset-2", "denied", "unset"), 8, "sinkhole"),
-        Endpoint("pypi.org", "functional", ("unset",), 2, "forward"),
+        Endpoint("index.registry.example", "functional", ("unset",), 2, "forward"),
         Endpoint("cdn.polite-tool.example", "unknown", ("unset",), 1, "sinkhole"),
     )
     base = dict(tool_version=VERSION, created=CREATED, capture="tun", complete=True, runs=runs,

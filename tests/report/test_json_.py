@@ -42,7 +42,7 @@ def test_run_dir_is_relative_to_the_output(build, tmp_path):
 
 def test_endpoints_sorted_by_host_with_sorted_variants(audit, tmp_path):
     eps = load(audit, tmp_path)["endpoints"]
-    assert [e["host"] for e in eps] == ["cdn.polite-tool.example", "pypi.org",
+    assert [e["host"] for e in eps] == ["cdn.polite-tool.example", "index.registry.example",
                                         "telemetry.polite-tool.example"]
     assert eps[2] == {"host": "telemetry.polite-tool.example", "class": "telemetry",
                       "action": "sinkhole", "variants": ["unset", "unset-2", "denied"], "requests": 8}
