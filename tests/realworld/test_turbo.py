@@ -18,9 +18,10 @@ import re
 
 import pytest
 
-from auditor import flowstore
 
 from ..e2e.conftest import REPO, run_cli
+from . import helpers
+from .helpers import exchanges, findings, manifest, output
 
 pytestmark = pytest.mark.realworld
 
@@ -40,28 +41,8 @@ def out(tmp_path_factory):
     return out
 
 
-def findings(out, rule=None, variant=None):
-    doc = json.loads((out / "findings.json").read_text())
-    return [f for f in doc["findings"] if (rule is None or f["rule"] == rule)
-            and (variant is None or f["variant"] == variant)]
-
-
-def manifest(out, run):
-    return json.loads((out / "runs/turbo" / run / "run.json").read_text())
-
-
-def exchanges(out, run):
-    return list(flowstore.read_mitm(out / "runs/turbo" / run / "flows.mitm"))
-
-
 def posts(out, run):
-    sent = [e for e in exchanges(out, run) if e.kind == "http" and e.host == COLLECTOR]
-    return [(e, json.loads(e.request_body)) for e in sorted(sent, key=lambda e: e.timestamp)]
-
-
-def output(out, run):
-    lines = (out / "runs/turbo" / run / "output.jsonl").read_text().splitlines()
-    return [json.loads(l) for l in lines if l.strip()]
+    return helpers.posts(out, run, COLLECTOR)
 
 
 def steps_of(out, run, sent):
