@@ -23,6 +23,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def wait_ready(events) -> int:
+    """Wait until the run's proxy listens; return mitmdump's PID."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (events.exists() and '"ready"' in events.read_text()):
+        time.sleep(0.1)
+    return json.loads(events.read_text().splitlines()[0])["pid"]
+
+
 def test_hanging_step_is_killed_at_its_timeout(write_scenario, tmp_path):
     sc = write_scenario("""\
 schema_version: 1
@@ -71,10 +79,7 @@ steps:
                              "--jobs", str(jobs), "--out", str(out)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events = out / "runs/slow/unset/events.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (events.exists() and '"ready"' in events.read_text()):
-        time.sleep(0.1)
-    mitm_pid = json.loads(events.read_text().splitlines()[0])["pid"]
+    mitm_pid = wait_ready(events)
     time.sleep(1.0)  # the step is running now
     assert pids_with_marker("slow", proc.pid), "the step should be running"
     proc.send_signal(sig)
@@ -196,10 +201,7 @@ steps:
     proc = subprocess.Popen([*CLI, "run", str(sc), "--capture", "proxy", "--variants", "unset", "--out", str(out)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     events = out / "runs/killed/unset/events.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (events.exists() and '"ready"' in events.read_text()):
-        time.sleep(0.1)
-    mitm_pid = json.loads(events.read_text().splitlines()[0])["pid"]
+    mitm_pid = wait_ready(events)
     cmdline = open(f"/proc/{mitm_pid}/cmdline", "rb").read().split(b"\0")
     confdir = next(a for a in cmdline if a.startswith(b"confdir=")).decode().split("=", 1)[1]
     state = os.path.dirname(confdir)
