@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, decode, detect, flowstore
+from . import __version__, detect, flowstore, inspection
 from .audit import Audit, Endpoint, RunSummary
 from .catalog import classify, event_keys
 from .errors import UsageError
@@ -47,7 +46,6 @@ def _read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-_INDEX = re.compile(r"\[\d+\]")
 _HEX = re.compile(r"^[0-9a-fA-F]{16,128}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
@@ -67,55 +65,25 @@ def _looks_like_id(text: str) -> bool:
     return False
 
 
-def _leaves(value, path: str):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaves(v, f"{path}[{i}]")
-    elif isinstance(value, str):
-        yield path, value
-
-
-def _identifiers(ex: flowstore.Exchange, layers, matched: set[str]) -> dict[str, str]:
+def _identifiers(ex: flowstore.Exchange, fields, matched: set[str]) -> dict[str, str]:
     """Id-like values by location, for comparing the same field across runs."""
     found: dict[str, str] = {}
-    for layer in layers:
-        if layer.part.startswith("header:"):
-            if layer.part[7:] not in _PLAIN_HEADERS and not layer.chain:
-                candidates = [(layer.location, layer.data.decode("latin-1"))]
-            else:
-                candidates = []
-        elif layer.chain and layer.chain[-1] == "json":
-            try:
-                doc = json.loads(layer.data)
-            except ValueError:
-                continue
-            root = layer.location if layer.path else f"{layer.part}:$"
-            candidates = list(_leaves(doc, root))
-        else:
+    matched = {inspection.slots(m) for m in matched}
+    for loc, f in fields.items():
+        if loc.startswith("header:") and f.key.lower() in _PLAIN_HEADERS:
             continue
-        for loc, value in candidates:
-            if loc not in matched and _looks_like_id(value):
-                # Batches reorder records between runs: compare the field, not its array slot.
-                found.setdefault(_INDEX.sub("[*]", loc), value)
-    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ex.url).query))
-    for k, v in query.items():
-        if _looks_like_id(v):
-            found.setdefault(f"query:{k}", v)
+        if loc not in matched and _looks_like_id(f.value):
+            found[loc] = f.value
     return found
 
 
 def _exchange_facts(ex: flowstore.Exchange, matcher, declared, allowed, notes, want_ids) -> ExchangeFacts:
-    layers = list(decode.layers(ex, notes=notes))
-    keys = event_keys([l.path for l in layers if l.path] + [l.part for l in layers])
-    cls, reason = classify(ex.host, ex.path, declared, allowed, keys)
-    evidence = detect.scan(ex, matcher, notes)
+    seen = inspection.inspect(ex, matcher, notes)
+    cls, reason = classify(ex.host, ex.path, declared, allowed, event_keys(seen.keys))
     ids = {}
     if want_ids and cls != "functional":
-        ids = _identifiers(ex, layers, {e.location for e in evidence})
-    return ExchangeFacts(ex, cls, reason, evidence, ids)
+        ids = _identifiers(ex, seen.fields, {e.location for e in seen.evidence})
+    return ExchangeFacts(ex, cls, reason, seen.evidence, ids)
 
 
 def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> tuple[RunFacts, RunSummary]:

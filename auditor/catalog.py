@@ -35,18 +35,11 @@ EVENT_KEYS = frozenset({
     "installation_id", "device_id", "deviceid", "properties", "traits", "context", "sent_at",
     "sentat", "measurements", "metrics",
 })
-_LAST_KEY = re.compile(r"[.\[]'?\"?([A-Za-z_][\w-]*)'?\"?\]?$")
 
 
-def event_keys(paths: list[str]) -> set[str]:
-    """Event-ish key names among the JSON/form paths of a payload."""
-    found = set()
-    for p in paths:
-        m = _LAST_KEY.search(p)
-        key = (m.group(1) if m else p).lower()
-        if key in EVENT_KEYS:
-            found.add(key)
-    return found
+def event_keys(keys) -> set[str]:
+    """Event-ish names among the (lower-cased) key names of a payload: JSON keys, form fields."""
+    return EVENT_KEYS.intersection(keys)
 
 
 def classify(host: str, path: str, declared: tuple[str, ...], allowed: tuple[str, ...],

@@ -60,6 +60,9 @@ class Evidence:
     excerpt: str = ""  # masked; never the full value
     value_digest: str = ""  # sha256 of the matched value: stable identity without the value
     confidence: str = "certain"
+    # personal | confidential | credential: declared by the detector, mapped to a rule by rules.py
+    # (never inferred from `match`, so a new detector cannot fall through to the wrong rule).
+    category: str = ""
 
     @property
     def is_digest(self) -> bool:
@@ -67,7 +70,8 @@ class Evidence:
 
     def to_json(self) -> dict:
         return {"location": self.location, "layers": list(self.layers), "match": self.match,
-                "form": self.form, "excerpt": self.excerpt, "detector": self.detector}
+                "form": self.form, "excerpt": self.excerpt, "detector": self.detector,
+                "category": self.category}
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ from .policy import is_allowed
 
 CODE_PATH = re.compile(r"\.(js|mjs|py|sh|ps1|json|ya?ml|toml|xml|whl|tgz|tar\.gz|zip|jar|exe|"
                        r"deb|rpm|conf|cfg|ini)$|/(update|config|install|download|manifest)", re.I)
+# Category (declared by the detector) -> rule. A planted value is known data: plain or digest.
 DIGEST_RULE = {"personal": "PRIV-002", "confidential": "CONF-003", "credential": "CONF-002"}
 PLAIN_RULE = {"personal": "PRIV-001", "confidential": "CONF-001", "credential": "CONF-002"}
-HEURISTIC_PRIV = {"email", "ipv4-public", "ipv6-public", "mac", "phone", "geo", "card"}
+# A heuristic hit is probable data; a confidential one is a guessed digest of a planted value.
+HEURISTIC_RULE = {"personal": "PRIV-005", "confidential": "CONF-003", "credential": "CONF-002"}
 
 
 @dataclass
@@ -107,14 +109,9 @@ def evidence_rules(run: RunFacts) -> list[Finding]:
     for x in run.exchanges:
         for ev in x.evidence:
             if ev.detector == "canary":
-                cat = category(ev.match)
-                rule = (DIGEST_RULE if ev.is_digest else PLAIN_RULE)[cat]
-            elif ev.match in HEURISTIC_PRIV:
-                rule = "PRIV-005"
-            elif ev.match.startswith("digest-of:"):
-                rule = "CONF-003"
-            else:
-                rule = "CONF-002"
+                rule = (DIGEST_RULE if ev.is_digest else PLAIN_RULE)[ev.category or category(ev.match)]
+            else:  # a KeyError here is a detector that declared no category: a bug, never CONF-002
+                rule = HEURISTIC_RULE[ev.category]
             out.append(_f(rule, run, x, f"{ev.match} found as {ev.form} at {ev.location}",
                           evidence=ev, confidence=ev.confidence))
     return out

@@ -8,7 +8,8 @@ cookies, protobuf, msgpack, JWT, websocket, tcp …), with a few canary values p
 matches most of the time: the worst case, every byte is scanned and no early exit helps.
 
 Figures: MB/s of wire payload (bytes the client sent, compressed where it was) and of decoded
-bytes (every layer scanned). detect-secrets gets the decoded text of every layer, as one file,
+bytes (every layer scanned); "walk" is the analysis' one walk per exchange (inspection.inspect:
+the same evidence plus payload structure: key names, identifier candidates, parsed documents). detect-secrets gets the decoded text of every layer, as one file,
 sampled to --ds-mb because it runs ~1000x slower; its column is skipped if it is not installed.
 """
 
@@ -36,6 +37,7 @@ from auditor.decode import layers  # noqa: E402
 from auditor.decode.multiscan import HAVE_HYPERSCAN  # noqa: E402
 from auditor.detect import Matcher, heuristic_hits, scan  # noqa: E402
 from auditor.flowstore import Exchange  # noqa: E402
+from auditor.inspection import inspect  # noqa: E402
 
 try:
     from compression import zstd
@@ -149,7 +151,8 @@ def main() -> None:
     print(f"identity: {len(matcher)} patterns, built in {build * 1e3:.0f} ms; backend: {backend}; one core; "
           f"load average {_load()}")
     print(f"{'egress-auditor decode+detect':<40}{'flows':>6}{'MB wire':>9}{'MB dec.':>9}"
-          f"{'MB/s wire':>11}{'MB/s dec.':>11}{'decode only':>13}{'us/flow':>9}{'evidence':>10}")
+          f"{'MB/s wire':>11}{'MB/s dec.':>11}{'decode only':>13}{'us/flow':>9}{'evidence':>10}"
+          f"{'walk wire':>11}")
     for name, group in groups.items():
         wire = sum(wire_bytes(e) for e in group)
         decoded = sum(len(l.data) for e in group for l in layers(e))
@@ -160,9 +163,10 @@ def main() -> None:
 
         elapsed = best_of(args.repeat, run)
         decode_only = best_of(args.repeat, lambda group=group: [None for e in group for _ in layers(e)])
+        walk = best_of(args.repeat, lambda group=group: [inspect(e, matcher) for e in group])
         print(f"  {name:<38}{len(group):>6}{wire / 1e6:>9.2f}{decoded / 1e6:>9.2f}{wire / elapsed / 1e6:>11.1f}"
               f"{decoded / elapsed / 1e6:>11.1f}{decoded / decode_only / 1e6:>13.1f}"
-              f"{elapsed / len(group) * 1e6:>9.0f}{evidence[0]:>10}")
+              f"{elapsed / len(group) * 1e6:>9.0f}{evidence[0]:>10}{wire / walk / 1e6:>11.1f}")
     # detect-secrets skips a file that is not valid UTF-8 without a word: give it text.
     text = "\n".join(l.data.decode("utf-8", "replace").replace("\r", "").replace("\0", "")
                      for l in all_layers).encode("utf-8")

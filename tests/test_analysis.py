@@ -35,5 +35,5 @@ def test_classify(host, path, declared, allowed, keys, cls):
     assert classify(host, path, declared, allowed, keys)[0] == cls
 
 
-def test_event_keys_from_paths():
-    assert event_keys(["$.batch[0].event", "$.batch[0].anonymousId", "$.x.name"]) == {"event", "anonymousid"}
+def test_event_keys_from_key_names():
+    assert event_keys({"batch", "event", "anonymousid", "name"}) == {"event", "anonymousid"}

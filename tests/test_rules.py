@@ -70,12 +70,27 @@ def test_canary_evidence_maps_to_rules(match, form, rule):
     assert rules(evidence_rules(run(exchanges=[xf(evidence=[ev])]))) == [rule]
 
 
-@pytest.mark.parametrize("match, rule", [("email", "PRIV-005"), ("ipv4-public", "PRIV-005"),
-                                         ("aws-access-key", "CONF-002"), ("digest-of:project_path", "CONF-003")])
-def test_heuristic_evidence_maps_to_rules(match, rule):
-    ev = Evidence("heuristic", match, "body:$.x", value_digest="d", confidence="likely")
+@pytest.mark.parametrize("match, category, rule", [
+    ("email", "personal", "PRIV-005"), ("ipv4-public", "personal", "PRIV-005"),
+    ("aws-access-key", "credential", "CONF-002"), ("digest-of:project_path", "confidential", "CONF-003"),
+    ("a-new-kind", "personal", "PRIV-005"),  # the declared category decides, not a list of kinds
+])
+def test_heuristic_evidence_maps_to_rules_by_category(match, category, rule):
+    ev = Evidence("heuristic", match, "body:$.x", value_digest="d", confidence="likely", category=category)
     [f] = evidence_rules(run(exchanges=[xf(evidence=[ev])]))
     assert (f.rule, f.confidence) == (rule, "likely")
+
+
+def test_evidence_without_a_category_is_an_error_not_a_credential():
+    ev = Evidence("heuristic", "new-thing", "body:$.x", value_digest="d")
+    with pytest.raises(KeyError):
+        evidence_rules(run(exchanges=[xf(evidence=[ev])]))
+
+
+def test_every_detector_declares_its_category():
+    from auditor.detect import CATEGORIES, HEURISTICS
+
+    assert all(h.category in CATEGORIES for h in HEURISTICS)
 
 
 def test_plaintext_and_insecure_fetch():

@@ -12,16 +12,19 @@ addresses and timestamps are rejected there.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Protocol
 
 from ..decode import Layer, Limits, embedded, jsondoc, join_path, scanned
 from ..decode.multiscan import Pattern, PatternSet
 from ..findings import Evidence, digest, redact
 from ..flowstore import Exchange
+from ..identity import category
 from .canary import CanaryHit, Matcher
 
-__all__ = ["Matcher", "scan", "scan_layer", "Hit", "HEURISTICS"]
+__all__ = ["Matcher", "scan", "scan_layer", "Hit", "HEURISTICS", "CATEGORIES", "locators", "layer_evidence",
+           "dedupe"]
+CATEGORIES = ("personal", "confidential", "credential")
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,12 @@ class Hit:
     end: int
     confidence: str = "likely"
     value: bytes = b""  # normalised value for the digest; the matched bytes when empty
+    category: str = ""  # the detector's, filled in on verification
 
 
 class Heuristic(Protocol):
     kind: str  # the family, for docs and tests
+    category: str  # personal | confidential | credential: which rule family its hits feed
     locators: tuple[Pattern, ...]
     # Optional `negative_fields: re.Pattern`: field names (the last step of a layer's path) under
     # which this detector's hits are not what they look like ("version": "1.2.3.4").
@@ -66,6 +71,8 @@ class _Locators:
         # Per global id: (heuristic, locator index, negative_fields or None); None for embedded ids.
         self.owners: list = [None] * len(emb)
         for h in HEURISTICS:
+            if getattr(h, "category", None) not in CATEGORIES:
+                raise TypeError(f"detector {h.kind!r} declares no category (one of {', '.join(CATEGORIES)})")
             self.owners += [(h, i, getattr(h, "negative_fields", None)) for i in range(len(h.locators))]
         self.set = PatternSet(list(emb) + [h.locators[i] for h, i, _ in self.owners[len(emb):]])
 
@@ -79,6 +86,11 @@ class _Locators:
 
 
 _engine: _Locators | None = None
+
+
+def locators() -> _Locators:
+    """The one compiled database of embedded-run and heuristic locators (built on first use)."""
+    return _locators()
 
 
 def _locators() -> _Locators:
@@ -113,6 +125,8 @@ def _verified(data: bytes, located: list[tuple[int, int, int]], field: str | Non
         hit = det.verify(data, start, end, which)
         if hit is None:
             continue
+        if not hit.category:
+            hit = replace(hit, category=det.category)
         if negative is not None:
             if field is None:
                 field = field_name(path)
@@ -141,7 +155,7 @@ def _text(data: bytes) -> str:
 
 def scan_layer(layer: Layer, matcher: Matcher | None) -> Iterator[Evidence]:
     out: list[Evidence] = []
-    _layer_evidence(layer, matcher, _locators()(layer.data)[1], out)
+    layer_evidence(layer, matcher, _locators()(layer.data)[1], out)
     return iter(out)
 
 
@@ -152,7 +166,7 @@ def _inside(start: int, end: int, spans) -> bool:
     return False
 
 
-def _layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[int, int, int]],
+def layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[int, int, int]],
                     out: list[Evidence]) -> None:
     """Evidence of one layer, given what its heuristic locators found, appended to out."""
     data = layer.data
@@ -176,13 +190,13 @@ def _layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[i
             detector="heuristic" if c.guessed else "canary",
             match=f"digest-of:{c.key}" if c.guessed else c.key,
             location=_location(layer, path), layers=chain, form=c.form, excerpt=redact(_text(data[c.start:c.end])),
-            value_digest=matcher.value_digest(c.key), confidence=c.confidence))
+            value_digest=matcher.value_digest(c.key), confidence=c.confidence, category=category(c.key)))
     for h, path in zip(heur, paths[len(canary):]):
         matched = data[h.start:h.end]
         out.append(Evidence(
             detector="heuristic", match=h.match,
             location=_location(layer, path), layers=chain, form="plain", excerpt=redact(_text(matched)),
-            value_digest=digest(h.value or matched), confidence=h.confidence))
+            value_digest=digest(h.value or matched), confidence=h.confidence, category=h.category))
 
 
 def _within(inner: str, outer: str) -> bool:
@@ -214,5 +228,5 @@ def scan(ex: Exchange, matcher: Matcher | None, notes: list[str] | None = None,
     """Decode every layer of what the client sent and run every detector on it."""
     found: list[Evidence] = []
     for layer, located in scanned(ex, limits, notes, _locators()):
-        _layer_evidence(layer, matcher, located, found)
+        layer_evidence(layer, matcher, located, found)
     return dedupe(found)

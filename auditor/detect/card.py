@@ -31,6 +31,7 @@ def issuer_ok(d: bytes) -> bool:
 
 class Card:
     kind = "card"
+    category = "personal"
     # A bounded prefix at a token start: digit runs inside hex ids would otherwise fire
     # thousands of times per megabyte.
     locators = (Pattern(rb"(?:^|[^0-9A-Za-z.])[2-6]\d{3}[ -]?\d{4}[ -]?\d{4}[ -]?\d",

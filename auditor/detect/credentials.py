@@ -50,6 +50,7 @@ def _jwt_header_ok(token: bytes) -> bool:
 
 class Credentials:
     kind = "credential"
+    category = "credential"
     locators = tuple(Pattern(loc, exact.replace(b"(?i)", b""), kind == "aws-secret-key")
                      for kind, loc, exact, _ in _FORMATS)
 

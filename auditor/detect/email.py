@@ -23,6 +23,7 @@ _NOT_TLDS = frozenset({b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"ico",
 
 class Email:
     kind = "email"
+    category = "personal"
     locators = (Pattern(rb"[A-Za-z0-9._%+-]@[A-Za-z0-9-]{1,63}\.", rb"[A-Za-z0-9._%+-]@[A-Za-z0-9-]{1,63}\."),)
 
     def verify(self, data: bytes, start: int, end: int, which: int) -> Hit | None:

@@ -21,6 +21,7 @@ def _valid(lat: float, lon: float) -> bool:
 
 class Geo:
     kind = "geo"
+    category = "personal"
     locators = (Pattern(rb"(?:lat|latitude)[\"']?\s*[:=]\s*[\"']?" + _NUM, rb"(?:lat|latitude)[\"']?\s*[:=]\s*[\"']?" + _NUM, True),
                 Pattern(rb"(?:coords?|coordinates|latlng|latlon|lat_lng|lat_lon|geo|location|loc|position|ll)"
                         rb"[\"']?\s*[:=]\s*[\[\"'(]?\s*[\"']?" + _NUM + rb"[\"']?\s*,\s*[\"']?" + _NUM,

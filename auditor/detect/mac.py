@@ -12,6 +12,7 @@ _NOT_DEVICES = frozenset({b"000000000000", b"ffffffffffff"})
 
 class Mac:
     kind = "mac"
+    category = "personal"
     locators = tuple(Pattern(rb"%s(?:%s%s){5}" % (_HEX, sep, _HEX), rb"%s(?:%s%s){5}" % (_HEX, sep, _HEX))
                      for sep in (b":", b"-"))
 

@@ -38,6 +38,7 @@ def _public_v4(text: bytes) -> bool:
 
 class IPv4:
     kind = "ipv4"
+    category = "personal"
     # Where the field's name is not in the data (form, query, cookie, protobuf), the layer's
     # path still tells a version field from an address field.
     negative_fields = re.compile(r"(?i)(?:^|[^a-z])(?:v|ver|version|release|build|rev)(?:$|[^a-z])|version")
@@ -63,6 +64,7 @@ class IPv4:
 
 class IPv6:
     kind = "ipv6"
+    category = "personal"
     # Global unicast is 2000::/3, always written with a 4-digit first group: the locator cannot
     # fire on times (12:30:45), MACs or link-local fe80:: addresses.
     locators = (Pattern(rb"[23][0-9a-fA-F]{3}:[0-9a-fA-F]{0,4}:", rb"[23][0-9a-fA-F]{3}:[0-9a-fA-F]{0,4}:"),)

@@ -15,6 +15,7 @@ _BEFORE_OK = frozenset(b" \t\r\n\"'=:,;([{<>") | {0}
 
 class Phone:
     kind = "phone"
+    category = "personal"
     locators = (Pattern(rb"(?:^|[^0-9A-Za-z/+=])\+[1-9]\d{0,2}[ .(-]{0,2}\d",
                         rb"(?<![0-9A-Za-z/+=])\+[1-9]\d{0,2}[ .(-]{0,2}\d"),
                 Pattern(rb"\([2-9]\d\d\) ?[2-9]\d\d[-. ]\d{4}", rb"\([2-9]\d\d\) ?[2-9]\d\d[-. ]\d{4}"))

@@ -89,3 +89,26 @@ def test_one_pass_scan_agrees_with_scanning_layer_by_layer():
     one_pass = scan(ex, M)
     assert len(one_pass) >= 5
     assert one_pass == dedupe([e for layer in layers(ex) for e in scan_layer(layer, M)])
+
+
+def test_a_detector_without_a_category_cannot_be_registered(monkeypatch):
+    import auditor.detect as det
+
+    class Nameless:
+        kind = "nameless"
+        locators = ()
+
+        def verify(self, data, start, end, which):
+            return None
+
+    monkeypatch.setattr(det, "HEURISTICS", det.HEURISTICS + (Nameless(),))
+    with pytest.raises(TypeError, match="nameless.*category"):
+        det._Locators()
+
+
+def test_heuristic_evidence_carries_its_detector_category():
+    from auditor.detect import scan_layer
+    from auditor.decode import Layer
+
+    cats = {(e.match, e.category) for e in scan_layer(Layer(b"mail jane.roe@mail-q.org key AKIAIOSFODNN7ABCDEFG", "body"), None)}
+    assert ("email", "personal") in cats and ("aws-access-key", "credential") in cats

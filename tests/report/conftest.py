@@ -24,9 +24,9 @@ def run(name: str, variant: str | None = None, *, scenario: str = SCENARIO, **kw
 
 def finding(rule: str, variant: str, host: str = "telemetry.polite-tool.example", *,
             location: str = "body:$.events[0].user", match: str = "username",
-            excerpt: str = "jdo***", layers=("gzip", "json"), **kw) -> Finding:
+            excerpt: str = "jdo***", layers=("gzip", "json"), category: str = "personal", **kw) -> Finding:
     ev = Evidence(detector="canary", match=match, location=location, layers=tuple(layers),
-                  excerpt=excerpt, value_digest="d" * 64)
+                  excerpt=excerpt, value_digest="d" * 64, category=category)
     return Finding(rule=rule, title=kw.pop("title", f"{rule} title"), scenario=kw.pop("scenario", SCENARIO),
                    variant=variant, host=host, url=kw.pop("url", f"https://{host}/v1/collect"),
                    flow=kw.pop("flow", "flow-1"), evidence=ev, **kw)

@@ -57,7 +57,7 @@ def test_findings_sorted_and_as_the_model_writes_them(audit, tmp_path):
     assert found[0]["baselined"] is True
     assert found[1]["evidence"] == {"location": "body:$.events[0].user", "layers": ["gzip", "json"],
                                     "match": "username", "form": "plain", "excerpt": "jdo***",
-                                    "detector": "canary"}
+                                    "detector": "canary", "category": "personal"}
 
 
 def test_incomplete_audit(incomplete_audit, tmp_path):
