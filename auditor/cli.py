@@ -1,32 +1,103 @@
 """The `egress-audit` command line: parses, calls the pipeline, prints, maps errors to exit codes.
 
-The only module that prints. Tracebacks never show local variables: the process holds captured
-secrets, and CI logs keep tracebacks.
+The only module that prints, together with progress.py (the live display it drives). Every user
+mistake ends in one line and exit code 2, never a traceback. Tracebacks of real bugs never show
+local variables: the process holds captured secrets, and CI logs keep tracebacks.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperArgument, TyperCommand
+from typer.exceptions import TyperException
 
 from . import __version__
 from .errors import AuditorError, UsageError
 from .findings import SEVERITIES
+from .identity import Identity
+from .safetext import printable
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
-                  help="Observe what software sends home: run it in a capture sandbox per consent "
-                       "variant and report telemetry, personal and confidential data.")
+
+class _Command(TyperCommand):
+    """Plain help that reads like a man page: arguments by name, options with their choices or
+    value name and default, then one example (the command's epilog)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for p in self.get_params(ctx):
+            if isinstance(p, TyperArgument):
+                name = p.metavar or p.name.upper()
+                pieces.append(name if p.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        args, opts = [], []
+        for p in self.get_params(ctx):
+            if isinstance(p, TyperArgument):
+                args.append((p.metavar or p.name.upper(), (p.help or "") + ("  [required]" if p.required else "")))
+            else:
+                record = p.get_help_record(ctx)
+                if record:
+                    opts.append(record)
+        if args:
+            with formatter.section("Arguments"):
+                formatter.write_dl(args)
+        if opts:
+            with formatter.section("Options"):
+                formatter.write_dl(opts)
+
+
+def _example(*lines: str) -> str:
+    # "\b" keeps click from re-wrapping the example lines into one paragraph.
+    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+app = typer.Typer(
+    name="egress-audit", add_completion=True, no_args_is_help=True, rich_markup_mode=None,
+    pretty_exceptions_show_locals=False, context_settings={"help_option_names": ["-h", "--help"]},
+    help="Observe what software sends home: run it in a capture sandbox once per consent variant "
+         "and report telemetry, personal and confidential data.",
+    epilog=_example("egress-audit demo", "egress-audit run my-tool.yaml --fail-on critical"))
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
 FAIL_ON = (*SEVERITIES, "never")
-REPO = Path(__file__).resolve().parent.parent
-DEMO_SCENARIO = REPO / "scenarios" / "demo" / "scenario.yaml"
+FailOn = Literal[FAIL_ON]  # type: ignore[valid-type]
+Capture = Literal["auto", "tun", "proxy"]
+VERBOSITY = {"level": 1}  # 0 quiet, 1 normal, 2 verbose: set by the global -q/-v options
+
+
+def _say(message: str, level: int = 1, style: str = "") -> None:
+    """One line on stderr at verbosity `level` or more; the message is plain text, never markup."""
+    if VERBOSITY["level"] >= level:
+        err.print(Text(message, style=style))
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"egress-audit {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+        version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                              help="Print the version and exit.")] = False,
+        quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only the verdict and errors.")] = False,
+        verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Also print the program's output and "
+                                              "each connection as they happen.")] = False) -> None:
+    if quiet and verbose:
+        raise UsageError("-q and -v: choose one")
+    VERBOSITY["level"] = 0 if quiet else 2 if verbose else 1
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -66,33 +137,39 @@ def _finish(audit, out: Path | None, formats: tuple[str, ...]) -> int:
         written = render_all(audit, out, formats)
         for p in written:
             if p.parent == out:
-                err.print(f"  wrote {p}")
+                _say(f"  wrote {printable(p)}")
     counted = audit.counted()
     by_sev = {s: sum(1 for f in counted if f.severity == s) for s in SEVERITIES}
     summary = ", ".join(f"{n} {s}" for s, n in by_sev.items() if n) or "no findings"
     if not audit.complete:
-        err.print(f"[bold red]INCOMPLETE[/]: the audit could not capture fully — not a clean result ({summary})")
+        _say(f"INCOMPLETE: the audit could not capture fully — not a clean result ({summary})", 0, "bold red")
         for p in audit.problems[:10]:
-            err.print(f"  - {p}")
+            _say(f"  - {printable(p)}")
     elif audit.failing():
-        err.print(f"[bold red]FAIL[/]: {len(audit.failing())} finding(s) at or above {audit.fail_on} ({summary})")
+        _say(f"FAIL: {len(audit.failing())} finding(s) at or above {audit.fail_on} ({summary})", 0, "bold red")
     elif audit.fail_on == "never":
-        err.print(f"[bold]DONE[/]: complete audit, --fail-on never ({summary})")
+        _say(f"DONE: complete audit, --fail-on never ({summary})", 0, "bold")
     else:
-        err.print(f"[bold green]PASS[/]: nothing at or above {audit.fail_on} ({summary})")
+        _say(f"PASS: nothing at or above {audit.fail_on} ({summary})", 0, "bold green")
     for f in audit.failing()[:15]:
         where = f" at {f.evidence.location}" if f.evidence else ""
-        err.print(f"  {f.severity:8} {f.rule:11} {f.scenario}/{f.variant} {f.host}{where}", markup=False)
+        _say(printable(f"  {f.severity:8} {f.rule:11} {f.scenario}/{f.variant} {f.host}{where}"))
     return audit.exit_code
+
+
+def _default_out(label: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("reports") / f"{label}-{stamp}"
 
 
 def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture: str, policy: Path | None,
          baseline: Path | None, fail_on: str, fmt: str, jobs: int, shard: str | None, seed: int | None,
          default_name: str = "audit") -> int:
-    from . import analysis, pipeline, scenario
+    from . import scenario
     from .policy import load_baseline, load_policy
-    from .sandbox import get_backend, select_mode
 
+    # Every input is checked before the capture machinery (mitmproxy) is even imported: a typo
+    # costs the user a fraction of a second.
     fail_on = _fail_on(fail_on)
     formats = _formats(fmt)
     names = _variants(variants)
@@ -101,78 +178,111 @@ def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture:
     base = load_baseline(baseline)
     if jobs < 1:
         raise UsageError("--jobs: expected 1 or more")
+
+    from . import analysis, pipeline, progress
+    from .sandbox import get_backend, select_mode
+
     mode, why = select_mode(capture)
     if out is None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        label = loaded[0].name if len(loaded) == 1 else default_name
-        out = Path("reports") / f"{label}-{stamp}"
+        out = _default_out(loaded[0].name if len(loaded) == 1 else default_name)
     out.mkdir(parents=True, exist_ok=True)
     ident = pipeline.new_identity(seed)
     plans = pipeline.shard(pipeline.plan(loaded, names, ident), shard)
     if not plans:
         raise UsageError("nothing to run: no applicable variant (denied/granted need consent in the scenario)")
-    err.print(f"egress-audit {__version__}: {len(plans)} run(s), capture {mode} ({why}), output {out}")
-
-    def progress(plan, run_dir):
-        m = json.loads((run_dir / "run.json").read_text())
-        state = "ok" if m.get("complete") else "INCOMPLETE"
-        codes = ",".join("-" if c is None else str(c) for c in m.get("exit_codes", []))
-        err.print(f"  {plan.scenario.name}/{plan.name}: {state}, exit codes [{codes}]", markup=False)
-
-    try:
-        dirs = pipeline.execute(plans, get_backend(mode), out, jobs=jobs, on_done=progress)
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/]: sandboxes and processes cleaned up; the partial audit is incomplete")
-        return 130
-    audit = analysis.analyze_run_dirs(dirs, policy=pol, baseline=base, fail_on=fail_on, out=out,
-                                      expected_runs=len(plans))
+    _say(printable(f"egress-audit {__version__}: {len(plans)} run(s), capture {mode} ({why}), output {out}"))
+    level = VERBOSITY["level"]
+    live = level >= 1 and err.is_terminal and not err.is_dumb_terminal
+    with ExitStack() as stack:
+        events = None
+        if level >= 1:
+            events = stack.enter_context(progress.Display(err, len(plans), live=live, verbose=level >= 2,
+                                                          header="egress-audit"))
+        try:
+            dirs = pipeline.execute(plans, get_backend(mode), out, jobs=jobs,
+                                    **({"events": events} if events else {}))
+        except KeyboardInterrupt:
+            stack.close()
+            _say("interrupted: sandboxes and processes cleaned up; the partial audit is incomplete", 0, "red")
+            return 130
+    with err.status(f"analysing {len(dirs)} run(s)") if live else ExitStack():
+        audit = analysis.analyze_run_dirs(dirs, policy=pol, baseline=base, fail_on=fail_on, out=out,
+                                          expected_runs=len(plans))
     return _finish(audit, out, formats)
 
 
-ScenarioArgs = Annotated[list[Path], typer.Argument(help="Scenario files (YAML, schema_version 1).")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Output directory.")]
-FailOpt = Annotated[str, typer.Option("--fail-on", help="critical|high|medium|low|info|never")]
-FormatOpt = Annotated[str, typer.Option("--format", help="Comma list of html,json,sarif,junit,md,har.")]
-PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", help="Policy overrides (YAML).")]
-BaselineOpt = Annotated[Optional[Path], typer.Option("--baseline", help="Baseline file from `egress-audit baseline`.")]
+ScenarioArgs = Annotated[list[Path], typer.Argument(help="Scenario files (YAML, schema_version 1).",
+                                                     metavar="SCENARIO.yaml...", show_default=False)]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", metavar="DIR", help="Output directory.")]
+FailOpt = Annotated[FailOn, typer.Option("--fail-on", metavar="|".join(FAIL_ON),
+                                         help="Exit 1 when a finding reaches this severity.")]
+FORMAT_HELP = "Comma list of html, json, sarif, junit, md, har."
+FormatOpt = Annotated[str, typer.Option("--format", metavar="LIST", help=FORMAT_HELP)]
+PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE",
+                                                   help="Policy overrides (YAML: allow, severities, ignore).")]
+BaselineOpt = Annotated[Optional[Path], typer.Option("--baseline", metavar="FILE",
+                                                     help="Baseline from `egress-audit baseline`: its findings "
+                                                          "are reported as baselined, not counted.")]
+CaptureOpt = Annotated[Capture, typer.Option("--capture", metavar="auto|tun|proxy",
+                                             help="tun: full capture in a network namespace; proxy: clients "
+                                                  "that honour proxy variables; auto: tun where it works.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", metavar="N",
+                                                help="Reproducible canary identity (default: random).")]
 ALL_FORMATS = "html,json,sarif,junit,md,har"
 
 
-@app.command()
-def run(scenarios: ScenarioArgs, out: OutOpt = None,
-        variants: Annotated[Optional[str], typer.Option(help="Comma list of variants.")] = None,
-        capture: Annotated[str, typer.Option(help="auto|tun|proxy")] = "auto",
+@app.command(cls=_Command, epilog=_example(
+    "egress-audit run my-tool.yaml --variants unset,denied,dnt --fail-on critical --out reports/my-tool"))
+def run(scenarios: ScenarioArgs,
+        out: Annotated[Optional[Path], typer.Option(
+            "--out", metavar="DIR", help="Output directory [default: reports/SCENARIO-UTCTIME/].")] = None,
+        variants: Annotated[Optional[str], typer.Option(
+            metavar="LIST", help="Comma list of unset, denied, dnt, granted, ci, tty, untrusted-ca "
+                                 "[default: the scenario's variants, else every applicable one].")] = None,
+        capture: CaptureOpt = "auto",
         policy: PolicyOpt = None, baseline: BaselineOpt = None, fail_on: FailOpt = "high",
         format: FormatOpt = ALL_FORMATS,
-        jobs: Annotated[int, typer.Option(help="Variants run in parallel.")] = 1,
-        shard: Annotated[Optional[str], typer.Option(help="Run only shard I/N.")] = None,
-        seed: Annotated[Optional[int], typer.Option(help="Reproducible canary identity.")] = None) -> None:
-    """Run scenarios in the capture sandbox, analyse, report."""
+        jobs: Annotated[int, typer.Option(metavar="N", help="Variants run in parallel.")] = 1,
+        shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Run only shard I of N; "
+                                                     "combine the shards with `egress-audit merge`.")] = None,
+        seed: SeedOpt = None) -> None:
+    """Run scenarios in the capture sandbox, once per consent variant; analyse; write the reports."""
     raise typer.Exit(_run(scenarios, out, variants, capture, policy, baseline, fail_on, format, jobs,
                           shard, seed))
 
 
-@app.command()
-def demo(out: Annotated[Path, typer.Option("--out")] = Path("reports/demo"),
-         capture: Annotated[str, typer.Option(help="auto|tun|proxy")] = "auto",
-         fail_on: FailOpt = "never", seed: Annotated[Optional[int], typer.Option()] = None) -> None:
-    """Audit the bundled demo program (a deliberately careless tool) into reports/demo/."""
-    if not DEMO_SCENARIO.is_file():
-        raise UsageError(f"{DEMO_SCENARIO}: the demo scenario is missing (run from a source checkout)")
+@app.command(cls=_Command, epilog=_example("egress-audit demo --out reports/demo"))
+def demo(out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output directory.")] = Path("reports/demo"),
+         capture: CaptureOpt = "auto", fail_on: FailOpt = "never", seed: SeedOpt = None) -> None:
+    """Audit the bundled demo program (a deliberately careless tool) and write its reports."""
     if out.exists():
         import shutil
 
         shutil.rmtree(out / "runs", ignore_errors=True)  # a re-run replaces the previous demo
-    code = _run([DEMO_SCENARIO], out, None, capture, None, None, fail_on, ALL_FORMATS, 1, None, seed)
+    # The demo ships inside the package, so it runs from a wheel or pipx install as from a checkout.
+    with resources.as_file(resources.files("auditor") / "demo") as folder:
+        scenario_file = folder / "scenario.yaml"
+        if not scenario_file.is_file():
+            raise UsageError(f"{scenario_file}: the demo scenario is missing from this installation")
+        code = _run([scenario_file], out, None, capture, None, None, fail_on, ALL_FORMATS, 1, None, seed)
     if code in (0, 1):
-        err.print(f"open {out / 'report.html'}")
+        _say(f"open {out / 'report.html'}")
     raise typer.Exit(code)
 
 
-@app.command()
-def analyze(inputs: Annotated[list[Path], typer.Argument(help="Run directories, .mitm or HAR files.")],
-            identity: Annotated[Optional[Path], typer.Option(help="YAML of values to look for (SPEC §5 keys).")] = None,
-            out: OutOpt = None, policy: PolicyOpt = None, baseline: BaselineOpt = None,
+IDENTITY_KEYS = ", ".join([*(k for k in Identity.__dataclass_fields__ if k != "real"), "mac"])
+
+
+@app.command(cls=_Command, epilog=_example(
+    "egress-audit analyze capture.mitm --identity me.yaml --out reports/capture"))
+def analyze(inputs: Annotated[list[Path], typer.Argument(help="Run directories, mitmproxy .mitm files or HAR files.",
+                                                         metavar="INPUT...", show_default=False)],
+            identity: Annotated[Optional[Path], typer.Option(
+                metavar="FILE", help=f"YAML of known personal or confidential values to look for; keys: "
+                                     f"{IDENTITY_KEYS}.")] = None,
+            out: Annotated[Optional[Path], typer.Option(
+                "--out", metavar="DIR", help="Write reports here [default: print the findings as JSON].")] = None,
+            policy: PolicyOpt = None, baseline: BaselineOpt = None,
             fail_on: FailOpt = "high", format: FormatOpt = "json,md,html") -> None:
     """Analyse captured traffic without running anything."""
     from . import analysis, flowstore
@@ -198,22 +308,26 @@ def analyze(inputs: Annotated[list[Path], typer.Argument(help="Run directories, 
     raise typer.Exit(_finish(audit, out, tuple(f for f in formats if f != "har")))
 
 
-@app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="An audit output directory.")],
+@app.command(cls=_Command, epilog=_example("egress-audit report reports/my-tool-20250102T030405Z --fail-on medium"))
+def report(run_dir: Annotated[Path, typer.Argument(help="An audit output directory.", metavar="AUDIT_DIR")],
+           out: Annotated[Optional[Path], typer.Option(
+               "--out", metavar="DIR", help="Write the reports here [default: AUDIT_DIR].")] = None,
            policy: PolicyOpt = None, baseline: BaselineOpt = None, fail_on: FailOpt = "high",
            format: FormatOpt = ALL_FORMATS) -> None:
     """Re-render the reports of an audit directory from its run directories."""
     from . import analysis
     from .policy import load_baseline, load_policy
 
+    target = out or run_dir
     audit = analysis.analyze_run_dirs(analysis.find_run_dirs(run_dir), policy=load_policy(policy),
-                                      baseline=load_baseline(baseline), fail_on=_fail_on(fail_on), out=run_dir)
-    raise typer.Exit(_finish(audit, run_dir, _formats(format)))
+                                      baseline=load_baseline(baseline), fail_on=_fail_on(fail_on), out=target)
+    raise typer.Exit(_finish(audit, target, _formats(format)))
 
 
-@app.command()
-def baseline(run_dir: Annotated[Path, typer.Argument()],
-             output: Annotated[Path, typer.Option("-o", "--output", help="Baseline file to write.")]) -> None:
+@app.command(cls=_Command, epilog=_example("egress-audit baseline reports/my-tool-20250102T030405Z -o baseline.json"))
+def baseline(run_dir: Annotated[Path, typer.Argument(help="An audit output directory.", metavar="AUDIT_DIR")],
+             output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE",
+                                                  help="Baseline file to write.")]) -> None:
     """Accept today's findings: later audits report them as baselined."""
     from . import analysis
     from .policy import write_baseline
@@ -223,9 +337,11 @@ def baseline(run_dir: Annotated[Path, typer.Argument()],
     err.print(f"wrote {n} finding id(s) to {output}")
 
 
-@app.command()
-def allowlist(run_dir: Annotated[Path, typer.Argument()],
-              format: Annotated[str, typer.Option(help="plain|harden-runner")] = "plain") -> None:
+@app.command(cls=_Command, epilog=_example("egress-audit allowlist reports/my-tool-20250102T030405Z --format harden-runner"))
+def allowlist(run_dir: Annotated[Path, typer.Argument(help="An audit output directory.", metavar="AUDIT_DIR")],
+              format: Annotated[Literal["plain", "harden-runner"], typer.Option(
+                  metavar="plain|harden-runner", help="One host per line, or a harden-runner "
+                                                      "allowed-endpoints block.")] = "plain") -> None:
     """Endpoints seen, for egress firewalls."""
     from . import analysis
 
@@ -242,11 +358,12 @@ def allowlist(run_dir: Annotated[Path, typer.Argument()],
             out_console.print(f"  {h}:443", markup=False)
 
 
-@app.command("diff")
-def diff_cmd(old: Annotated[Path, typer.Argument(help="Older audit directory or findings.json.")],
-             new: Annotated[Path, typer.Argument(help="Newer audit directory or findings.json.")],
+@app.command("diff", cls=_Command, epilog=_example("egress-audit diff reports/v1.4 reports/v1.5 --fail-on high"))
+def diff_cmd(old: Annotated[Path, typer.Argument(help="Older audit directory or findings.json.", metavar="OLD")],
+             new: Annotated[Path, typer.Argument(help="Newer audit directory or findings.json.", metavar="NEW")],
              fail_on: FailOpt = "high",
-             format: Annotated[str, typer.Option(help="text|json")] = "text") -> None:
+             format: Annotated[Literal["text", "json"], typer.Option(metavar="text|json",
+                                                                     help="Output format.")] = "text") -> None:
     """What changed between two audits; exit 1 when new findings reach --fail-on."""
     from . import diff as diff_mod
 
@@ -261,9 +378,10 @@ def diff_cmd(old: Annotated[Path, typer.Argument(help="Older audit directory or 
     raise typer.Exit(1 if d.failing(fail_on) else 0)
 
 
-@app.command()
-def merge(run_dirs: Annotated[list[Path], typer.Argument(help="Audit directories (e.g. one per --shard).")],
-          out: Annotated[Path, typer.Option("--out", help="Merged audit directory.")],
+@app.command(cls=_Command, epilog=_example("egress-audit merge shard-1 shard-2 --out reports/merged"))
+def merge(run_dirs: Annotated[list[Path], typer.Argument(help="Audit directories (e.g. one per --shard).",
+                                                         metavar="AUDIT_DIR...")],
+          out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Merged audit directory.")],
           policy: PolicyOpt = None, baseline: BaselineOpt = None, fail_on: FailOpt = "high",
           format: FormatOpt = ALL_FORMATS) -> None:
     """Combine shards into one audit and render its reports."""
@@ -286,18 +404,23 @@ def merge(run_dirs: Annotated[list[Path], typer.Argument(help="Audit directories
     raise typer.Exit(_finish(audit, out, formats))
 
 
-@app.command()
-def init(name: Annotated[str, typer.Argument(help="Scenario name ([a-z0-9._-]+).")]) -> None:
-    """Scaffold a scenario file NAME.yaml in the current directory."""
+@app.command(cls=_Command, epilog=_example("egress-audit init my-tool", "egress-audit run my-tool.yaml"))
+def init(name: Annotated[str, typer.Argument(help="Scenario name: lower-case letters, digits, '.', '_', '-'.",
+                                             metavar="NAME")],
+         out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE",
+                                                     help="Scenario file to write [default: NAME.yaml].")] = None
+         ) -> None:
+    """Scaffold a scenario file to edit, then run."""
     from .scenario import NAME_RE
 
     if not NAME_RE.fullmatch(name):
         raise UsageError(f"{name}: use only a-z, 0-9, '.', '_' and '-'")
-    path = Path(f"{name}.yaml")
+    path = out or Path(f"{name}.yaml")
     if path.exists():
         raise UsageError(f"{path}: already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(SCAFFOLD.replace("NAME", name), encoding="utf-8")
-    err.print(f"wrote {path}: edit the steps, then `egress-audit run {path}`")
+    _say(f"wrote {path}: edit the steps, then `egress-audit run {path}`")
 
 
 SCAFFOLD = """\
@@ -321,7 +444,7 @@ repeat: 2
 """
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_example("egress-audit doctor"))
 def doctor() -> None:
     """Which capture modes work on this machine, and why not."""
     from .sandbox import doctor_report
@@ -333,24 +456,41 @@ def doctor() -> None:
     raise typer.Exit(0 if ok else 3)
 
 
-def main() -> None:
+def _usage_line(e: TyperException) -> str:
+    """A usage error as one line: which command, what is wrong, where help is."""
+    ctx = getattr(e, "ctx", None)
+    command = ctx.command_path if ctx is not None else "egress-audit"
+    text = e.format_message().strip()
+    message = text.splitlines()[0].replace("Value error, ", "").rstrip(".") if text else "usage error"
+    hint = ""
+    option = getattr(e, "option_name", "")
+    if option in ("-q", "--quiet", "-v", "--verbose", "--version") and command != "egress-audit":
+        hint = f"; {option} goes before the command (egress-audit {option} ...)"
+    return f"{command}: error: {message}{hint} (see {command} --help)".replace(" (Possible options:", " (did you mean")
+
+
+def main(argv: list[str] | None = None) -> None:
+
     try:
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name="egress-audit", standalone_mode=False)
     except AuditorError as e:
-        err.print(f"egress-audit: error: {e}", markup=False)
+        err.print(Text(printable(f"egress-audit: error: {e}")))
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted")
+    except OSError as e:
+        if not e.filename:
+            raise
+        # A file the user named cannot be read or written (missing folder, permissions, full disk).
+        err.print(Text(printable(f"egress-audit: error: {e.filename}: {e.strerror or e}")))
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("interrupted", markup=False)
         sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
+    except TyperException as e:  # click's usage errors (typer ships its own copy of click)
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `egress-audit`: the help, as a usage error
+            err.print(Text(e.format_message()))
             sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+        err.print(Text(printable(_usage_line(e))))
+        sys.exit(2 if e.exit_code in (1, 2) else e.exit_code)
     sys.exit(code or 0)

@@ -10,7 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from . import identity as identity_mod
 from . import proctree, runner, watchdog
@@ -70,8 +70,10 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int = 1,
-            on_done: Callable[[runner.RunPlan, Path], None] | None = None) -> list[Path]:
-    """Run every plan; return the run directories. Sandboxes are removed afterwards."""
+            events: runner.RunEvents = runner.NoEvents()) -> list[Path]:
+    """Run every plan; return the run directories. Sandboxes are removed afterwards.
+
+    `events` hears of every run and step boundary as it happens (see runner.RunEvents)."""
     proctree.become_subreaper()
     state = Path(tempfile.mkdtemp(prefix="egress-audit-"))
     guard = watchdog.start(state)  # cleans up even if this process is killed outright
@@ -85,10 +87,9 @@ def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int 
             root = state / "sandbox" / p.scenario.name / (p.same_home_as or p.variant.name)
             if jobs == 1:
                 root = state / "sandbox" / "shared"  # the same HOME path in every run, as on a real machine
-            d = runner.run(p, backend, out, state, allow, root)
+            d = runner.run(p, backend, out, state, allow, root, events)
             done.append(d)
-            if on_done:
-                on_done(p, d)
+            events.run_ended(p, d)
         return done
 
     groups: dict[tuple[str, str], list[runner.RunPlan]] = {}

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from . import __version__, proctree
 from .errors import CaptureError
@@ -49,6 +50,34 @@ class RunPlan:
     name: str  # run directory name: unset, unset-2, …
     identity: Identity
     same_home_as: str = ""  # name of the run whose HOME is reused (PRIV-004 rerun)
+
+
+class RunEvents(Protocol):
+    """What a run tells an onlooker while it happens (the CLI's live progress).
+
+    Called at the run and step boundaries only, from the thread running the plan (several at once
+    with --jobs); implementations must be quick and thread-safe and must not raise. Flows captured
+    so far are not reported here: the onlooker counts them in the run directory itself.
+    """
+
+    def run_started(self, plan: RunPlan, run_dir: Path) -> None: ...
+    def step_started(self, plan: RunPlan, step: Step) -> None: ...
+    def step_ended(self, plan: RunPlan, step: Step, result: dict) -> None: ...
+    def run_ended(self, plan: RunPlan, run_dir: Path) -> None: ...
+
+
+class NoEvents:
+    def run_started(self, plan: RunPlan, run_dir: Path) -> None:
+        pass
+
+    def step_started(self, plan: RunPlan, step: Step) -> None:
+        pass
+
+    def step_ended(self, plan: RunPlan, step: Step, result: dict) -> None:
+        pass
+
+    def run_ended(self, plan: RunPlan, run_dir: Path) -> None:
+        pass
 
 
 class OutputLog:
@@ -248,11 +277,12 @@ class StepRunner:
 
 
 def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tuple[str, ...],
-        sandbox_root: Path) -> Path:
+        sandbox_root: Path, events: RunEvents = NoEvents()) -> Path:
     """Execute one planned run; return its run directory. Raises CaptureError if capture died."""
     sc, variant = plan.scenario, plan.variant
     run_dir = out / "runs" / sc.name / plan.name
     run_dir.mkdir(parents=True, exist_ok=True)
+    events.run_started(plan, run_dir)
     home = sandbox_root / "home" / plan.identity.username
     identity = plan.identity.with_home(str(home))
     work = Path(identity.project_path)
@@ -299,8 +329,10 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
         pre = [Step(name=f"consent-{variant.consent}-{i + 1}", run=cmd, expect_exit=0)
                for i, cmd in enumerate(consent.run if consent else ())]
         for step in (*pre, *sc.steps):
+            events.step_started(plan, step)
             result = runner.run(step, tty=variant.tty or step.tty)
             steps_out.append(result)
+            events.step_ended(plan, step, result)
             if result["timed_out"]:
                 manifest["notes"].append(f"step {step.name!r} timed out after {step.timeout:g} s and was killed")
             if step.expect_exit is not None and result["exit_code"] != step.expect_exit:

@@ -1,15 +1,18 @@
 """The command line: exit codes and messages a user can act on (no tracebacks)."""
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from mitmproxy import io
 from mitmproxy.test import tflow
 
-from auditor import scenario
+from auditor import __version__, cli as cli_mod, scenario
 
 CLI = [sys.executable, "-m", "auditor"]
 
@@ -34,17 +37,19 @@ def test_bad_scenario_exits_2_naming_file_line_key(tmp_path, text, where):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--fail-on", "severe"], "--fail-on severe"),
+    (["--fail-on", "severe"], "'--fail-on': 'severe' is not one of 'critical', 'high'"),
     (["--format", "pdf"], "--format pdf"),
     (["--variants", "sometimes"], "--variants sometimes"),
-    (["--capture", "magic"], "--capture magic"),
+    (["--capture", "magic"], "'--capture': 'magic' is not one of 'auto', 'tun', 'proxy'"),
     (["--shard", "3/2"], "--shard 3/2"),
+    (["--jobs", "many"], "'--jobs': Input should be a valid integer"),
 ])
 def test_bad_options_exit_2(tmp_path, args, message):
     p = tmp_path / "ok.yaml"
     p.write_text("schema_version: 1\nname: ok\nsteps: [{run: 'true'}]\n")
     r = cli("run", p, *args)
     assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
 def test_missing_input_exits_2(tmp_path):
@@ -86,7 +91,7 @@ def test_analyze_mitm_file_with_identity(tmp_path):
     assert "zelda-qx81" not in (out / "findings.json").read_text()
 
 
-def test_analyze_har_clean_exits_0(tmp_path):
+def _har(tmp_path):
     har = tmp_path / "browser.har"
     har.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [{
         "startedDateTime": "2026-11-30T00:00:00Z", "time": 1,
@@ -96,6 +101,11 @@ def test_analyze_har_clean_exits_0(tmp_path):
                      "cookies": [], "content": {"size": 0, "mimeType": "text/html"}, "redirectURL": "",
                      "headersSize": -1, "bodySize": 0},
         "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}}]}}))
+    return har
+
+
+def test_analyze_har_clean_exits_0(tmp_path):
+    har = _har(tmp_path)
     r = cli("analyze", har, "--fail-on", "high")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["findings"] == [] or all(
@@ -112,3 +122,134 @@ def test_analyze_rejects_garbage(tmp_path):
 def test_doctor_reports_capture_choice():
     r = cli("doctor")
     assert "capture auto" in r.stdout and "mitmdump" in r.stdout
+
+
+# --- first contact: every command, every kind of mistake -------------------------------------
+
+COMMANDS = sorted(typer.main.get_command(cli_mod.app).commands)
+
+
+def invoke(capsys, *args) -> tuple[int, str, str]:
+    """The real entry point (cli.main) in this process: fast enough to try every command."""
+    with pytest.raises(SystemExit) as exit_:
+        cli_mod.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err
+
+
+def one_line_error(err: str, *needles: str) -> None:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("egress-audit") and ": error: " in lines[0]
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_every_command_is_covered():
+    assert COMMANDS == sorted(["run", "demo", "analyze", "report", "baseline", "allowlist", "diff", "merge",
+                               "init", "doctor"])
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_choices_defaults_and_an_example(capsys, command):
+    code, out, err = invoke(capsys, command, "--help")
+    assert code == 0 and err == ""
+    assert out.startswith(f"Usage: egress-audit {command} [OPTIONS]")
+    assert "Example:\n  " in out and f"egress-audit {command}" in out.split("Example:")[1]
+    assert not re.search(r"<(bool|str|int|path|list\[\w+\]|int range)>", out), out
+    assert "SPEC" not in out and "§" not in out  # no documents users do not have
+    assert invoke(capsys, command, "-h")[1] == out
+    for option in re.findall(r"^  (--[a-z-]+) ([^ ]+)", out, re.M):
+        assert option[1].isupper() or "|" in option[1] or option[1] in ("I/N",), option
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_version_after_the_command_is_a_usage_error_with_a_hint(capsys, command):
+    code, out, err = invoke(capsys, command, "--version")
+    assert code == 2 and out == ""
+    one_line_error(err, f"egress-audit {command}: error: No such option: --version",
+                   "--version goes before the command")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_typo_in_an_option_exits_2_in_one_line(capsys, command):
+    code, out, err = invoke(capsys, command, "--fial-on", "x")
+    assert code == 2
+    one_line_error(err, "No such option: --fial-on", f"see egress-audit {command} --help")
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in ("demo", "doctor")])
+def test_no_arguments_names_what_is_missing(capsys, command):
+    code, out, err = invoke(capsys, command)
+    assert code == 2
+    one_line_error(err, "Missing ")
+
+
+def test_commands_without_required_arguments_run_without_traceback(capsys):
+    # `demo` with no arguments is the demo itself (tests/e2e/test_demo.py runs it); doctor is quick.
+    code, out, err = invoke(capsys, "doctor")
+    assert code in (0, 3) and "Traceback" not in out + err and "capture auto" in out
+
+
+def test_version_and_help_of_the_program(capsys):
+    assert invoke(capsys, "--version") == (0, f"egress-audit {__version__}\n", "")
+    code, out, err = invoke(capsys, "-h")
+    assert code == 0 and out.startswith("Usage: egress-audit [OPTIONS] COMMAND")
+    for command in COMMANDS:
+        assert f"\n  {command} " in out
+    assert "--install-completion" in out and "-q, --quiet" in out and "-v, --verbose" in out
+    code, out, err = invoke(capsys)  # bare: the help, as a usage error
+    assert code == 2 and "Usage: egress-audit" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--bogus"], ["No such option: --bogus"]),
+    (["rnu"], ["No such command 'rnu'", "Did you mean 'run'"]),
+    (["run", "/nonexistent.yaml"], ["/nonexistent.yaml: cannot read scenario"]),
+    (["run", "x.yaml", "-q"], ["No such option: -q", "-q goes before the command"]),
+    (["-q", "-v", "doctor"], ["-q and -v: choose one"]),
+    (["init", "Bad Name"], ["Bad Name: use only a-z"]),
+])
+def test_usage_mistakes(capsys, args, needles):
+    code, out, err = invoke(capsys, *args)
+    assert code == 2
+    one_line_error(err, *needles)
+
+
+def test_hostile_arguments_are_escaped_in_errors(capsys):
+    code, _, err = invoke(capsys, "run", "--\x1b[31mred[/]x")
+    assert code == 2 and "\x1b" not in err and "\\x1b[31mred[/]x" in err
+
+
+ENTRY = Path(sys.executable).with_name("egress-audit")
+
+
+@pytest.mark.skipif(not ENTRY.exists(), reason="the console script is installed by `pip install -e .`")
+@pytest.mark.parametrize("args, code", [
+    (["--version"], 0), (["-h"], 0), (["--bogus"], 2), (["run", "/nonexistent.yaml"], 2), (["rnu"], 2),
+])
+def test_installed_entry_point(args, code):
+    """The console script a user types, in a fresh process, as the project's before-stop hook does."""
+    r = subprocess.run([str(ENTRY), *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    if code == 2:
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_quiet_prints_only_the_verdict(tmp_path):
+    har = _har(tmp_path)
+    r = cli("-q", "analyze", har, "--out", tmp_path / "out", "--fail-on", "high")
+    assert r.returncode == 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("PASS: nothing at or above high")
+    r = cli("analyze", har, "--out", tmp_path / "out2")
+    assert "wrote" in r.stderr
+
+
+def test_init_out(tmp_path):
+    r = cli("init", "my-tool", "--out", tmp_path / "sub" / "x.yaml")
+    assert r.returncode == 0 and scenario.load(tmp_path / "sub" / "x.yaml").name == "my-tool"
+    (tmp_path / "file").write_text("")
+    r = cli("init", "my-tool", "--out", tmp_path / "file" / "x.yaml")  # a file where a folder should be
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

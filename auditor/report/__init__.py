@@ -11,7 +11,16 @@ from typing import Callable, Iterable
 
 from ..audit import Audit
 from ..errors import UsageError
-from . import har, html, json_, junit, md, sarif
+from . import html, json_, junit, md, sarif
+
+
+def _har(audit: Audit, out: Path) -> Path | list[Path]:
+    # Imported on use: it loads mitmproxy's addons (seconds), which no other format needs and
+    # which the CLI must not pay for just to check --format.
+    from . import har
+
+    return har.render(audit, out)
+
 
 # Order matters only for `render_all`: machine-readable files first, so a renderer bug in the
 # HTML cannot cost CI its findings.json.
@@ -21,7 +30,7 @@ RENDERERS: dict[str, Callable[[Audit, Path], Path | list[Path]]] = {
     "junit": junit.render,
     "md": md.render,
     "html": html.render,
-    "har": har.render,
+    "har": _har,
 }
 FORMATS = ("html", "json", "sarif", "junit", "md", "har")  # as documented for --format
 
