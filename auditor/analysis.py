@@ -92,6 +92,10 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> tuple[RunF
     allowed = tuple(manifest.get("allow") or ())
     want_ids = manifest.get("variant") == "unset"
     facts = [_exchange_facts(ex, matcher, declared, allowed, notes, want_ids) for ex in exchanges]
+    cached = sum(1 for ex in exchanges if (ex.meta.get("egress.cache") or {}).get("status") == "hit")
+    if cached:  # the program got the same bytes; only the registry did not see these downloads
+        notes.append(f"{manifest['scenario']}/{manifest['run']}: {cached} download(s) of immutable package "
+                     "files answered from the download cache (digest-verified; requests recorded as sent)")
     output = _read_jsonl(d / "output.jsonl")
     pattern = expect.get("notice")
     notice_re = re.compile(pattern) if pattern else NOTICE_HEURISTIC

@@ -130,6 +130,23 @@ def _variants(text: str | None) -> tuple[str, ...]:
     return items
 
 
+def _jobs(text: str) -> int:
+    """0 for auto (decided once the runs are planned), else the number given."""
+    if text == "auto":
+        return 0
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"--jobs {text}: expected auto or a number of 1 or more")
+    return int(text)
+
+
+def _cache(text: str) -> Path | None:
+    from .download_cache import default_dir
+
+    if text == "off":
+        return None
+    return Path(text).expanduser() if text else default_dir()
+
+
 def _finish(audit, out: Path | None, formats: tuple[str, ...]) -> int:
     from .report import render_all
 
@@ -163,8 +180,8 @@ def _default_out(label: str) -> Path:
 
 
 def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture: str, policy: Path | None,
-         baseline: Path | None, fail_on: str, fmt: str, jobs: int, shard: str | None, seed: int | None,
-         default_name: str = "audit") -> int:
+         baseline: Path | None, fail_on: str, fmt: str, jobs: str, shard: str | None, seed: int | None,
+         default_name: str = "audit", cache: str = "") -> int:
     from . import scenario
     from .policy import load_baseline, load_policy
 
@@ -176,8 +193,8 @@ def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture:
     loaded = [scenario.load(p) for p in scenarios]
     pol = load_policy(policy)
     base = load_baseline(baseline)
-    if jobs < 1:
-        raise UsageError("--jobs: expected 1 or more")
+    n_jobs = _jobs(jobs)
+    cache_dir = _cache(cache)
 
     from . import analysis, pipeline, progress
     from .sandbox import get_backend, select_mode
@@ -190,7 +207,9 @@ def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture:
     plans = pipeline.shard(pipeline.plan(loaded, names, ident), shard)
     if not plans:
         raise UsageError("nothing to run: no applicable variant (denied/granted need consent in the scenario)")
-    _say(printable(f"egress-audit {__version__}: {len(plans)} run(s), capture {mode} ({why}), output {out}"))
+    n_jobs = n_jobs or pipeline.auto_jobs(len(pipeline.groups_of(plans)))
+    _say(printable(f"egress-audit {__version__}: {len(plans)} run(s), {n_jobs} at a time, capture {mode} ({why}), "
+                   f"output {out}"))
     level = VERBOSITY["level"]
     live = level >= 1 and err.is_terminal and not err.is_dumb_terminal
     with ExitStack() as stack:
@@ -199,7 +218,7 @@ def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture:
             events = stack.enter_context(progress.Display(err, len(plans), live=live, verbose=level >= 2,
                                                           header="egress-audit"))
         try:
-            dirs = pipeline.execute(plans, get_backend(mode), out, jobs=jobs,
+            dirs = pipeline.execute(plans, get_backend(mode), out, jobs=n_jobs, cache=cache_dir,
                                     **({"events": events} if events else {}))
         except KeyboardInterrupt:
             stack.close()
@@ -242,13 +261,17 @@ def run(scenarios: ScenarioArgs,
         capture: CaptureOpt = "auto",
         policy: PolicyOpt = None, baseline: BaselineOpt = None, fail_on: FailOpt = "high",
         format: FormatOpt = ALL_FORMATS,
-        jobs: Annotated[int, typer.Option(metavar="N", help="Variants run in parallel.")] = 1,
+        jobs: Annotated[str, typer.Option(metavar="N|auto", help="Runs in parallel: a number, or auto "
+                                          "(one per core, as memory allows).")] = "auto",
         shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Run only shard I of N; "
                                                      "combine the shards with `egress-audit merge`.")] = None,
-        seed: SeedOpt = None) -> None:
+        seed: SeedOpt = None,
+        cache: Annotated[str, typer.Option(metavar="DIR|off", help="Download cache for immutable package "
+                                           "files, shared by audits [default: ~/.cache/egress-auditor]; off: "
+                                           "fetch every download live.")] = "") -> None:
     """Run scenarios in the capture sandbox, once per consent variant; analyse; write the reports."""
     raise typer.Exit(_run(scenarios, out, variants, capture, policy, baseline, fail_on, format, jobs,
-                          shard, seed))
+                          shard, seed, cache=cache))
 
 
 @app.command(cls=_Command, epilog=_example("egress-audit demo --out reports/demo"))
@@ -264,7 +287,7 @@ def demo(out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output 
         scenario_file = folder / "scenario.yaml"
         if not scenario_file.is_file():
             raise UsageError(f"{scenario_file}: the demo scenario is missing from this installation")
-        code = _run([scenario_file], out, None, capture, None, None, fail_on, ALL_FORMATS, 1, None, seed)
+        code = _run([scenario_file], out, None, capture, None, None, fail_on, ALL_FORMATS, "auto", None, seed)
     if code in (0, 1):
         _say(f"open {out / 'report.html'}")
     raise typer.Exit(code)

@@ -14,10 +14,12 @@ from typing import Iterator
 
 from . import identity as identity_mod
 from . import proctree, runner, watchdog
+from .download_cache import Store
 from .errors import UsageError
 from .identity import Identity
 from .policy import resolve_allow
 from .sandbox import Backend
+from .sandbox.mitm import CACHE_LINK
 from .scenario import Scenario
 from .variants import resolve
 
@@ -36,6 +38,14 @@ def plan(scenarios: list[Scenario], variant_names: tuple[str, ...], ident: Ident
     return plans
 
 
+def groups_of(plans: list[runner.RunPlan]) -> list[list[runner.RunPlan]]:
+    """Runs that must run one after another (a variant's repeats share a HOME); groups run in parallel."""
+    groups: dict[tuple[str, str], list[runner.RunPlan]] = {}
+    for p in plans:
+        groups.setdefault((p.scenario.name, p.variant.name), []).append(p)
+    return list(groups.values())
+
+
 def shard(plans: list[runner.RunPlan], spec: str | None) -> list[runner.RunPlan]:
     if not spec:
         return plans
@@ -45,11 +55,30 @@ def shard(plans: list[runner.RunPlan], spec: str | None) -> list[runner.RunPlan]
     except (ValueError, AssertionError):
         raise UsageError(f"--shard {spec}: expected I/N with 1 <= I <= N, e.g. 2/4") from None
     # Repeats of one scenario stay together: the same-HOME rerun needs its first run's HOME.
-    groups: dict[tuple[str, str], list[runner.RunPlan]] = {}
-    for p in plans:
-        groups.setdefault((p.scenario.name, p.variant.name), []).append(p)
-    keys = list(groups)
-    return [p for k in keys[i - 1::n] for p in groups[k]]
+    return [p for g in groups_of(plans)[i - 1::n] for p in g]
+
+
+# What one run may need: mitmdump (~150 MB with large downloads buffered) plus the program under
+# test and its package manager. Generous on purpose: running out of memory costs more than a job.
+RUN_MEMORY = 1 << 30
+CACHE_MAX_BYTES = 10 << 30  # the download cache is pruned to this size before each audit
+
+
+def auto_jobs(groups: int) -> int:
+    """--jobs auto: one run per usable core, as many as memory allows, never more than there are."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(groups, cores, _available_memory() // RUN_MEMORY))
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fo:
+            for line in fo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return RUN_MEMORY  # unknown: memory does not limit
 
 
 @contextmanager
@@ -70,13 +99,18 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int = 1,
-            events: runner.RunEvents = runner.NoEvents()) -> list[Path]:
+            events: runner.RunEvents = runner.NoEvents(), cache: Path | None = None) -> list[Path]:
     """Run every plan; return the run directories. Sandboxes are removed afterwards.
 
-    `events` hears of every run and step boundary as it happens (see runner.RunEvents)."""
+    `events` hears of every run and step boundary as it happens (see runner.RunEvents).
+    cache: the download cache directory shared with other audits (None: every download is live)."""
     proctree.become_subreaper()
     state = Path(tempfile.mkdtemp(prefix="egress-audit-"))
     guard = watchdog.start(state)  # cleans up even if this process is killed outright
+    if cache is not None:
+        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+        Store(cache).prune(CACHE_MAX_BYTES)
+        (state / CACHE_LINK).symlink_to(cache.resolve(), target_is_directory=True)
     allow_cache: dict[str, list[str]] = {}
     dirs: list[Path] = []
 
@@ -92,18 +126,16 @@ def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int 
             events.run_ended(p, d)
         return done
 
-    groups: dict[tuple[str, str], list[runner.RunPlan]] = {}
-    for p in plans:
-        groups.setdefault((p.scenario.name, p.variant.name), []).append(p)
+    groups = groups_of(plans)
     try:
         with terminate_as_interrupt():
             if jobs <= 1:
-                for g in groups.values():
+                for g in groups:
                     dirs += one(g)
             else:
                 pool = ThreadPoolExecutor(max_workers=jobs)
                 try:
-                    for result in pool.map(one, groups.values()):
+                    for result in pool.map(one, groups):
                         dirs += result
                 except BaseException:
                     runner.CANCEL.set()  # workers kill their steps and clean up at the next check

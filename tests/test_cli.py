@@ -42,7 +42,8 @@ def test_bad_scenario_exits_2_naming_file_line_key(tmp_path, text, where):
     (["--variants", "sometimes"], "--variants sometimes"),
     (["--capture", "magic"], "'--capture': 'magic' is not one of 'auto', 'tun', 'proxy'"),
     (["--shard", "3/2"], "--shard 3/2"),
-    (["--jobs", "many"], "'--jobs': Input should be a valid integer"),
+    (["--jobs", "0"], "--jobs 0"),
+    (["--jobs", "many"], "--jobs many"),
 ])
 def test_bad_options_exit_2(tmp_path, args, message):
     p = tmp_path / "ok.yaml"

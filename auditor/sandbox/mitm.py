@@ -24,6 +24,10 @@ CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CE
                 "NODE_EXTRA_CA_CERTS", "npm_config_cafile", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE",
                 "HTTPLIB2_CA_CERTS", "CARGO_HTTP_CAINFO", "DENO_CERT", "NIX_SSL_CERT_FILE",
                 "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+# pipeline.execute links the audit's download cache here; every mitmdump of the audit then uses it.
+CACHE_LINK = "download-cache"
+ADDON_SHIM = ("from auditor.capture import Recorder\nfrom auditor.forward_cache import ForwardCache\n"
+              "addons = [Recorder(), ForwardCache()]\n")
 _SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
                    "/etc/ssl/cert.pem", "/etc/ssl/ca-bundle.pem")
 
@@ -67,7 +71,7 @@ def addon_path(state_dir: Path) -> str:
         return str(shim)
     # Installed without the repository: write the same three-line shim next to the audit state.
     generated = state_dir / "egress_recorder.py"
-    generated.write_text("from auditor.capture import Recorder\naddons = [Recorder()]\n")
+    generated.write_text(ADDON_SHIM)
     return str(generated)
 
 
@@ -100,6 +104,8 @@ class MitmProcess:
             argv += ["--set", f"ssl_verify_upstream_trusted_ca={trust}"]
         for host in allow:
             argv += ["--set", f"egress_allow={host}"]
+        if (state_dir / CACHE_LINK).is_dir():
+            argv += ["--set", f"egress_cache={(state_dir / CACHE_LINK).resolve()}"]
         argv += list(extra)
         if setpriv():  # mitmdump ends with the audit even if the audit is killed (SIGKILL)
             argv[:0] = [setpriv(), "--pdeathsig", "TERM", "--"]
