@@ -102,3 +102,10 @@ def test_no_output_republishes_a_canary_value(demo):
         text = (out / name).read_text()
         leaked = [v for v in values if v in text]
         assert not leaked, f"{name} prints full identity values"
+
+
+def test_the_fast_reader_reads_every_capture_as_mitmproxy_does(demo):
+    from ..test_mitmfile import same_as_mitmproxy
+
+    out, _, _ = demo
+    assert sum(same_as_mitmproxy(p) for p in out.glob("runs/*/*/flows.mitm")) > 20

@@ -182,3 +182,11 @@ def test_pcap_holds_the_packets_as_ground_truth(audit):
     data = (audit["dir"] / "capture.pcap").read_bytes()
     assert data[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
     assert b"UDP-CANARY seq=1" in data and b"BEACON id=42" in data
+
+
+def test_the_fast_reader_reads_every_capture_as_mitmproxy_does(audit):
+    """Real TCP, UDP, DNS, QUIC and HTTP flows, read both ways."""
+    from ..test_mitmfile import same_as_mitmproxy
+
+    runs = list(audit["dir"].parent.parent.rglob("flows.mitm"))
+    assert len(runs) == 2 and sum(same_as_mitmproxy(p) for p in runs) > 10
