@@ -82,7 +82,7 @@ def test_unset_sends_one_session_event_per_build_after_the_notice(out):
     notice = [o["t"] for o in output(out, "unset") if o["stream"] in ("stdout", "stderr") and NOTICE.search(o["text"])]
     assert notice and notice[0] < sent[0][0].timestamp, "the notice comes first"
     (c3,) = findings(out, "CONSENT-003")
-    assert c3["variant"] == "unset" and c3["host"] == COLLECTOR and c3["severity"] == "medium"
+    assert helpers.variants_of(c3) == ["unset"] and c3["host"] == COLLECTOR and c3["severity"] == "medium"
     assert not findings(out, "CONSENT-004")
 
 
@@ -95,7 +95,7 @@ def test_documented_opt_out_is_honoured(out):
 def test_do_not_track_is_ignored(out):
     assert len(posts(out, "dnt")) == 2
     (c2,) = findings(out, "CONSENT-002")
-    assert c2["variant"] == "dnt" and c2["host"] == COLLECTOR and c2["severity"] == "high"
+    assert helpers.variants_of(c2) == ["dnt"] and c2["host"] == COLLECTOR and c2["severity"] == "high"
 
 
 def test_ci_sends_without_notice(out):
@@ -106,7 +106,7 @@ def test_ci_sends_without_notice(out):
         assert body["meta"]["isCI"] is True
     assert not [o for o in output(out, "ci") if NOTICE.search(o["text"])]
     (c5,) = findings(out, "CONSENT-005")
-    assert c5["variant"] == "ci" and c5["host"] == COLLECTOR
+    assert helpers.variants_of(c5) == ["ci"] and c5["host"] == COLLECTOR
 
 
 def test_anonymous_id_is_stored_in_the_home(out):
@@ -130,7 +130,7 @@ def test_project_id_is_an_unsalted_digest_of_the_project_path_outside_git(out):
     for f in conf:
         ev = f["evidence"]
         assert (ev["location"], ev["form"]) == ("body:$.context.anonymousProjectId", "sha256")
-        by_value.setdefault(ev["match"], set()).add(f["variant"])
+        by_value.setdefault(ev["match"], set()).update(helpers.variants_of(f))
     # Outside git: sha256 of the absolute path; inside git: sha256 of the planted root commit
     # (the audit plants and searches it, so the id is reported as a project digest, not a tracker).
     assert by_value["project_path"] == {"unset", "dnt"}
