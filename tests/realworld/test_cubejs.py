@@ -34,7 +34,8 @@ def events(out, run):
 
 
 def test_every_run_completes_and_events_never_leave(out):
-    helpers.assert_complete(out, {COLLECTOR})
+    # `cubejs create` and `cubejs token` fail here, as described above; the install does not.
+    helpers.assert_complete(out, {COLLECTOR}, exit_codes=[0, 1, 1])
 
 
 def test_commands_and_their_failures_are_reported_without_notice(out):
