@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
 from . import __version__, detect, flowstore, inspection
 from .audit import Audit, Endpoint, RunSummary
 from .catalog import classify, event_keys
 from .errors import UsageError
-from .findings import SEVERITY_RANK, Finding, mask_in
+from .findings import SEVERITY_RANK, Finding, group, looks_like_id as _looks_like_id, mask_in
 from .identity import Identity
 from .policy import Policy, apply_baseline, apply_policy
 from .rules import (ExchangeFacts, RunFacts, consent_rules, egress_rules, evidence_rules,
@@ -46,23 +48,9 @@ def _read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-_HEX = re.compile(r"^[0-9a-fA-F]{16,128}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 # Standard headers never carry an id of their own (a User-Agent is stable but not a tracker).
 _PLAIN_HEADERS = {"user-agent", "content-type", "content-encoding", "content-length", "accept",
                   "accept-encoding", "accept-language", "host", "connection", "date", "te"}
-
-
-def _looks_like_id(text: str) -> bool:
-    """Random-looking identifiers: hex digests, UUIDs, long mixed tokens (not words or versions)."""
-    text = text.strip()
-    if _HEX.match(text) or _UUID.match(text):
-        return len(set(text.lower())) >= 8
-    if _TOKEN.match(text):
-        kinds = sum(any(f(c) for c in text) for f in (str.isdigit, str.islower, str.isupper))
-        return kinds == 3 and len(set(text)) >= 12
-    return False
 
 
 def _identifiers(ex: flowstore.Exchange, fields, matched: set[str]) -> dict[str, str]:
@@ -115,25 +103,71 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> tuple[RunF
         complete=bool(manifest.get("complete")) and not problems,
         problems=problems + tuple(n for n in manifest.get("notes", ()) if "timed out" in n),
         dir=d, notice_seen=notice_time is not None,
+        scenario_file=str(manifest.get("scenario_path") or ""), scenario_root=str(manifest.get("scenario_root") or ""),
+        scenario_lines=tuple((str(k), v) for k, v in (manifest.get("scenario_lines") or {}).items()
+                             if isinstance(v, int)),
         telemetry_requests=sum(1 for x in facts if x.cls == "telemetry" and x.has_payload))
     return rf, summary
 
 
-def _endpoints(runs: list[RunFacts]) -> tuple[Endpoint, ...]:
-    agg: dict[str, dict] = defaultdict(lambda: {"cls": set(), "variants": set(), "n": 0, "action": set()})
+def _endpoints(runs: list[RunFacts], canon: Callable[[str], str]) -> tuple[Endpoint, ...]:
+    agg: dict[str, dict] = defaultdict(lambda: {"cls": set(), "variants": set(), "n": 0, "action": set(),
+                                                "ports": set()})
     for r in runs:
         for x in r.exchanges:
-            a = agg[x.ex.host]
+            a = agg[canon(x.ex.host)]
             a["cls"].add(x.cls)
             a["variants"].add(r.variant)
             a["n"] += 1
             a["action"].add(x.ex.action or "?")
+            if x.ex.kind != "dns" and x.ex.port:  # a DNS question is not a connection to the host
+                a["ports"].add((x.ex.scheme or x.ex.kind, x.ex.port, x.ex.action == "forward"))
     out = []
     for host, a in sorted(agg.items()):
         cls = next(c for c in ("telemetry", "functional", "unknown") if c in a["cls"] or c == "unknown")
         action = a["action"].pop() if len(a["action"]) == 1 else "mixed"
-        out.append(Endpoint(host, cls, tuple(sorted(a["variants"])), a["n"], action))
+        out.append(Endpoint(host, cls, tuple(sorted(a["variants"])), a["n"], action,
+                            ports=tuple(sorted((s, p) for s, p, _ in a["ports"])),
+                            forwarded=tuple(sorted((s, p) for s, p, fwd in a["ports"] if fwd))))
     return tuple(out)
+
+
+def placeholders(matchers: Iterable[detect.Matcher]) -> Callable[[str], str]:
+    """text -> text with every canary value, in every form the matchers know, replaced by `{key}`.
+
+    By span, with the matcher that finds the values in traffic: a user name inside a URL path, a
+    host name inside a looked-up name, a base64 project path in a JSON key. What is left is the
+    same in every audit of the same program, so it can go into finding ids and endpoint names."""
+    matchers = list(matchers)
+
+    def canon(text: str) -> str:
+        if not text or not matchers:
+            return text
+        data = text.encode("utf-8", "surrogatepass")
+        hits = sorted((h for m in matchers for h in m.find(data)), key=lambda h: (h.start, h.start - h.end))
+        if not hits:
+            return text
+        out, pos = [], 0
+        for h in hits:
+            if h.start < pos:
+                continue  # inside a longer value already replaced (the user name in the home path)
+            out += [data[pos:h.start], b"{" + h.key.encode() + b"}"]
+            pos = h.end
+        out.append(data[pos:])
+        return b"".join(out).decode("utf-8", "surrogatepass")
+
+    return canon
+
+
+def _stable(f: Finding, canon: Callable[[str], str], step: str) -> Finding:
+    """The finding with canary values out of its host, URL, detail and evidence location, its id
+    recomputed from those: the same leak gets the same id whatever the planted values were."""
+    ev = f.evidence
+    changes: dict = {"host": canon(f.host), "url": canon(f.url), "detail": canon(f.detail),
+                     "step": f.step or step}
+    if ev is not None:
+        changes["evidence"] = replace(ev, location=canon(ev.location))
+    return f.with_(id="", **changes)
 
 
 def _masked(f: Finding, secrets: tuple[str, ...]) -> Finding:
@@ -149,18 +183,15 @@ def _secrets(identities) -> tuple[str, ...]:
     return tuple(sorted(values, key=len, reverse=True))  # longest first: a path before its last part
 
 
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen, out = set(), []
-    for f in findings:
-        if f.id not in seen:
-            seen.add(f.id)
-            out.append(f)
-    return out
-
-
 def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, baseline: frozenset[str],
           fail_on: str, capture: str, notes: list[str], problems: list[str], created: str | None = None,
-          out: Path | None = None, secrets: tuple[str, ...] = ()) -> Audit:
+          out: Path | None = None, secrets: tuple[str, ...] = (),
+          canon: Callable[[str], str] | None = None,
+          flow_steps: Mapping[tuple[str, str, str], str] | None = None) -> Audit:
+    """Findings of every rule, made stable (canon: see placeholders) and grouped across runs;
+    flow_steps names the scenario step each (scenario, run, flow id) was sent in."""
+    canon = canon or (lambda text: text)
+    flow_steps = flow_steps or {}
     findings: list[Finding] = []
     declared: dict[str, tuple[str, ...]] = {}
     for r in runs:
@@ -175,7 +206,8 @@ def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, 
         exp = tuple((m.get("expect") or {}).get("telemetry") or ())
         declared[s.scenario] = tuple({*declared.get(s.scenario, ()), *exp, *m.get("allow", ())})
     findings += egress_rules(runs, declared)
-    findings = [_masked(f, secrets) for f in _dedupe(findings)]
+    findings = [_stable(f, canon, flow_steps.get((f.scenario, f.variant, f.flow), "")) for f in findings]
+    findings = [_masked(f, secrets) for f in group(findings)]
     findings = apply_baseline(apply_policy(findings, policy), baseline)
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule, f.scenario, f.variant, f.host,
                                  f.evidence.location if f.evidence else ""))
@@ -186,10 +218,27 @@ def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, 
         tool_version=__version__,
         created=created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         capture=capture, complete=not problems and bool(summaries), runs=tuple(summaries),
-        endpoints=_endpoints(runs), findings=tuple(findings),
+        endpoints=_endpoints(runs, canon), findings=tuple(findings),
         scenarios=tuple(dict.fromkeys(s.scenario for s in summaries)), fail_on=fail_on, out=out,
         problems=tuple(problems) + (() if summaries else ("no runs were captured",)),
         notes=tuple(dict.fromkeys(notes)))
+
+
+def _flow_steps(manifest: dict, exchanges) -> dict[tuple[str, str, str], str]:
+    """(scenario, run, flow id) -> the step that was running when the flow started. A detached
+    sender that outlives its step is put on the last step that started before it."""
+    steps = sorted((s["started"], str(s.get("name", ""))) for s in manifest.get("steps", ())
+                   if isinstance(s, dict) and isinstance(s.get("started"), (int, float)))
+    out = {}
+    for ex in exchanges:
+        name = ""
+        for started, step in steps:
+            if started > ex.timestamp:
+                break
+            name = step
+        if name:
+            out[(manifest["scenario"], manifest["run"], ex.id)] = name
+    return out
 
 
 def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: frozenset[str] = frozenset(),
@@ -199,6 +248,7 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
     matchers: dict[str, detect.Matcher] = {}
     identities: list[Identity] = []
     modes = set()
+    flow_steps: dict[tuple[str, str, str], str] = {}
     for d in dirs:
         try:
             manifest = json.loads((d / "run.json").read_text(encoding="utf-8"))
@@ -212,6 +262,7 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
         flows = d / "flows.mitm"
         exchanges = list(flowstore.read_mitm(flows, manifest["scenario"], manifest["run"])) if flows.exists() else []
         rf, summary = _run_facts(d, manifest, exchanges, matchers[key], notes)
+        flow_steps.update(_flow_steps(manifest, exchanges))
         runs.append(rf)
         summaries.append(summary)
         modes.add(summary.capture)
@@ -219,7 +270,8 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
         problems.append(f"only {len(summaries)} of {expected_runs} planned runs produced a run directory")
     capture = modes.pop() if len(modes) == 1 else ("mixed" if modes else "none")
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture=capture,
-                 notes=notes, problems=problems, out=out, secrets=_secrets(identities))
+                 notes=notes, problems=problems, out=out, secrets=_secrets(identities),
+                 canon=placeholders(matchers.values()), flow_steps=flow_steps)
 
 
 def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Policy = Policy(),
@@ -237,4 +289,5 @@ def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Po
         summaries.append(RunSummary("imported", name, "imported", "imported", (), f"imported {kind} file {p}",
                                     len(exchanges), (), True))
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture="imported",
-                 notes=notes, problems=[], secrets=_secrets([identity] if identity else []))
+                 notes=notes, problems=[], secrets=_secrets([identity] if identity else []),
+                 canon=placeholders([matcher] if matcher else []))

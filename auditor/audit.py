@@ -25,6 +25,9 @@ class RunSummary:
     dir: Path | None = None  # run directory (holds flows.mitm), None for imported captures
     notice_seen: bool = False
     telemetry_requests: int = 0
+    scenario_file: str = ""  # the scenario file the run was planned from (absolute)
+    scenario_root: str = ""  # the repository (git work tree) holding it, "" if none
+    scenario_lines: tuple[tuple[str, int], ...] = ()  # "step:<name>", "variant:<name>", … -> line
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Endpoint:
     variants: tuple[str, ...]
     requests: int
     action: str = ""  # sinkhole | forward | mixed
+    ports: tuple[tuple[str, int], ...] = ()  # (scheme, port) of every connection: https 443, http 8080, …
+    forwarded: tuple[tuple[str, int], ...] = ()  # those the audit let through to the real host
 
 
 @dataclass(frozen=True)

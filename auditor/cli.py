@@ -347,57 +347,74 @@ def report(run_dir: Annotated[Path, typer.Argument(help="An audit output directo
     raise typer.Exit(_finish(audit, target, _formats(format)))
 
 
-@app.command(cls=_Command, epilog=_example("egress-audit baseline reports/my-tool-20250102T030405Z -o baseline.json"))
+@app.command(cls=_Command, epilog=_example("egress-audit baseline reports/my-tool-20250102T030405Z --out baseline.json"))
 def baseline(run_dir: Annotated[Path, typer.Argument(help="An audit output directory.", metavar="AUDIT_DIR")],
-             output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE",
-                                                  help="Baseline file to write.")]) -> None:
+             out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE",
+                                               help="Baseline file to write.")]) -> None:
     """Accept today's findings: later audits report them as baselined."""
     from . import analysis
     from .policy import write_baseline
 
     audit = analysis.analyze_run_dirs(analysis.find_run_dirs(run_dir))
-    n = write_baseline(audit.findings, output)
-    err.print(f"wrote {n} finding id(s) to {output}")
+    n = write_baseline(audit.findings, out)
+    err.print(f"wrote {n} finding id(s) to {out}", markup=False)
+
+
+WriteOpt = Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE",
+                                                  help="Write to this file instead of standard output.")]
 
 
 @app.command(cls=_Command, epilog=_example("egress-audit allowlist reports/my-tool-20250102T030405Z --format harden-runner"))
 def allowlist(run_dir: Annotated[Path, typer.Argument(help="An audit output directory.", metavar="AUDIT_DIR")],
               format: Annotated[Literal["plain", "harden-runner"], typer.Option(
-                  metavar="plain|harden-runner", help="One host per line, or a harden-runner "
-                                                      "allowed-endpoints block.")] = "plain") -> None:
-    """Endpoints seen, for egress firewalls."""
+                  metavar="plain|harden-runner", help="host:port lines, or the `with:` of "
+                                                      "step-security/harden-runner.")] = "plain",
+              out: WriteOpt = None) -> None:
+    """Functional endpoints the audit let through, as host:port, for egress firewalls."""
     from . import analysis
+    from .policy import firewall_entries
 
-    if format not in ("plain", "harden-runner"):
-        raise UsageError(f"--format {format}: expected plain or harden-runner")
     audit = analysis.analyze_run_dirs(analysis.find_run_dirs(run_dir))
-    hosts = sorted({e.host for e in audit.endpoints if e.host})
+    entries = firewall_entries(audit.endpoints)
     if format == "plain":
-        for h in hosts:
-            out_console.print(h, markup=False)
+        text = "".join(f"{e}\n" for e in entries)
+    elif entries:
+        text = "egress-policy: block\nallowed-endpoints: >\n" + "".join(f"  {e}\n" for e in entries)
     else:
-        out_console.print("allowed-endpoints: >", markup=False)
-        for h in hosts:
-            out_console.print(f"  {h}:443", markup=False)
+        text = "egress-policy: block\nallowed-endpoints: ''\n"
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        err.print(f"wrote {len(entries)} endpoint(s) to {out}", markup=False)
+    else:
+        sys.stdout.write(text)
+    if not audit.complete:
+        err.print("note: the audit is incomplete: endpoints it could not observe are missing", markup=False)
 
 
-@app.command("diff", cls=_Command, epilog=_example("egress-audit diff reports/v1.4 reports/v1.5 --fail-on high"))
+@app.command("diff", cls=_Command, epilog=_example("egress-audit diff reports/v1.4 reports/v1.5 --fail-on high",
+                                                   "egress-audit diff reports/v1.4 reports/v1.5 --format md"))
 def diff_cmd(old: Annotated[Path, typer.Argument(help="Older audit directory or findings.json.", metavar="OLD")],
              new: Annotated[Path, typer.Argument(help="Newer audit directory or findings.json.", metavar="NEW")],
              fail_on: FailOpt = "high",
-             format: Annotated[Literal["text", "json"], typer.Option(metavar="text|json",
-                                                                     help="Output format.")] = "text") -> None:
-    """What changed between two audits; exit 1 when new findings reach --fail-on."""
+             format: Annotated[Literal["text", "json", "md"], typer.Option(metavar="text|json|md",
+                                                                           help="Output format.")] = "text",
+             out: WriteOpt = None) -> None:
+    """What changed per endpoint between two audits; exit 1 when new findings reach --fail-on."""
     from . import diff as diff_mod
 
     fail_on = _fail_on(fail_on)
-    if format not in ("text", "json"):
-        raise UsageError(f"--format {format}: expected text or json")
     d = diff_mod.diff(diff_mod.load_findings(old), diff_mod.load_findings(new))
     if format == "json":
-        out_console.print_json(data=diff_mod.to_json(d))
+        text = json.dumps(diff_mod.to_json(d), indent=2) + "\n"  # ASCII: lone surrogates stay escapes
+    elif format == "md":
+        text = diff_mod.to_markdown(d)
     else:
-        out_console.print(diff_mod.to_text(d), markup=False)
+        text = diff_mod.to_text(d) + "\n"
+    if out is not None:
+        out.write_text(text, encoding="utf-8", errors="backslashreplace")
+        err.print(diff_mod.headline(d), markup=False)
+    else:
+        sys.stdout.write(text)
     raise typer.Exit(1 if d.failing(fail_on) else 0)
 
 

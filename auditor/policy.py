@@ -118,6 +118,18 @@ def resolve_allow(patterns: Sequence[str], cache: dict[str, list[str]] | None = 
     return tuple(dict.fromkeys(out))
 
 
+def firewall_entries(endpoints: Iterable) -> list[str]:
+    """host:port of every connection the audit let through to a functional endpoint (package
+    registries, mirrors): what an egress firewall must allow for the install and first use to work.
+    Telemetry and unknown hosts were sinkholed by the audit and are never listed, even when the
+    software reached them; so is a port it only used towards the sinkhole."""
+    out = set()
+    for e in endpoints:
+        if e.cls == "functional" and e.host:
+            out.update(f"{e.host}:{port}" for _, port in e.forwarded)
+    return sorted(out)
+
+
 # ---- policy file and baseline -----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -169,14 +181,21 @@ def apply_policy(findings: Iterable[Finding], policy: Policy) -> list[Finding]:
     return out
 
 
-BASELINE_VERSION = 1
+# 2: ids no longer depend on the variant or the planted canary values (findings.json 2).
+BASELINE_VERSION = 2
 
 
 def write_baseline(findings: Iterable[Finding], path: Path) -> int:
-    entries = sorted({(f.id, f.rule, f.host) for f in findings})
+    """Accepted finding ids, with enough context for a reviewer of the file to see what they are
+    (rule, scenario, host, where): never an excerpt or a value."""
+    entries = {f.id: {"id": f.id, "rule": f.rule, "severity": f.severity, "scenario": f.scenario,
+                      "host": f.host, "location": f.evidence.location if f.evidence else "",
+                      "title": RULES[f.rule].title} for f in findings}
     doc = {"schema_version": BASELINE_VERSION, "tool": "egress-auditor",
-           "findings": [{"id": i, "rule": r, "host": h} for i, r, h in entries]}
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+           "findings": sorted(entries.values(), key=lambda e: (e["scenario"], e["rule"], e["host"],
+                                                               e["location"], e["id"]))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return len(entries)
 
 
@@ -187,12 +206,17 @@ def load_baseline(path: str | Path | None) -> frozenset[str]:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise UsageError(f"{path}: cannot read baseline: {e}") from None
-    if not isinstance(doc, dict) or doc.get("schema_version") != BASELINE_VERSION:
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if version == 1:
+        raise UsageError(f"{path}: schema_version: 1 is from an older egress-audit whose finding ids "
+                         "changed with every audit; write it again with `egress-audit baseline OUT "
+                         "--out FILE` from the audit you accepted (or a new one)")
+    if version != BASELINE_VERSION:
         raise UsageError(f"{path}: schema_version: expected {BASELINE_VERSION} (an egress-audit baseline file)")
     try:
         return frozenset(str(e["id"]) for e in doc["findings"])
     except (KeyError, TypeError):
-        raise UsageError(f"{path}: findings: expected a list of {{id, rule, host}}") from None
+        raise UsageError(f"{path}: findings: expected a list of {{id, rule, host, …}}") from None
 
 
 def apply_baseline(findings: Iterable[Finding], ids: frozenset[str]) -> list[Finding]:

@@ -297,7 +297,8 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
     run_id = f"{sc.name}/{plan.name}/{os.getpid()}/{time.monotonic_ns()}"
     manifest = {
         "schema_version": RUN_SCHEMA, "tool_version": __version__, "scenario": sc.name,
-        "scenario_path": str(sc.path), "run": plan.name, "variant": variant.name,
+        "scenario_path": str(sc.path), "scenario_root": str(sc.source_root or ""),
+        "scenario_lines": sc.lines, "run": plan.name, "variant": variant.name,
         "same_home_as": plan.same_home_as, "identity": identity.to_json(),
         "expect": {"telemetry": list(sc.expect_telemetry), "notice": sc.notice.pattern if sc.notice else None},
         "allow": list(allow), "declared_allow": list(sc.allow),

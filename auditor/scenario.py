@@ -64,10 +64,18 @@ class Scenario:
     expect_telemetry: tuple[str, ...] = ()
     notice: re.Pattern[str] | None = None
     repeat: int = 1
+    # Line of each step, variant and consent entry ("step:<name>", "variant:<name>", "consent:denied",
+    # "name"): reports point into this file (SARIF regions).
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def source_root(self) -> Path | None:
+        """The repository (git work tree) holding the file: report paths are relative to it."""
+        return next((p for p in self.path.parents if (p / ".git").exists()), None)
 
     def applicable_variants(self) -> tuple[str, ...]:
         """Built-in variants that make sense for this scenario (denied/granted need consent)."""
@@ -280,6 +288,23 @@ def _find(node: yaml.MappingNode, *path: str) -> yaml.Node | None:
     return node
 
 
+def _lines(root: yaml.MappingNode, steps: tuple[Step, ...]) -> dict[str, int]:
+    lines: dict[str, int] = {}
+
+    def put(key: str, node: yaml.Node | None) -> None:
+        if node is not None:
+            lines.setdefault(key, node.start_mark.line + 1)
+
+    put("name", _find(root, "name"))
+    for step, node in zip(steps, getattr(_find(root, "steps"), "value", ())):
+        put(f"step:{step.name}", node)
+    for node in getattr(_find(root, "variants"), "value", ()):
+        put(f"variant:{node.value}", node)
+    for kind in ("denied", "granted"):
+        put(f"consent:{kind}", _find(root, "consent", kind))
+    return lines
+
+
 def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioError naming file, line and key."""
     path = Path(path)
@@ -333,4 +358,5 @@ def load(path: str | Path) -> Scenario:
         expect_telemetry=tuple(m.get("expect", {}).get("telemetry", ())),
         notice=m.get("expect", {}).get("notice"),
         repeat=repeat,
+        lines=_lines(root, tuple(m["steps"])),
     )

@@ -83,13 +83,37 @@ def test_baseline_round_trip(tmp_path):
     f2 = Finding(rule="SEC-001", title="t", scenario="s", variant="unset", host="u.example")
     path = tmp_path / "baseline.json"
     assert policy.write_baseline([f1], path) == 1
-    assert json.loads(path.read_text())["schema_version"] == 1
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 2
+    assert doc["findings"] == [{"id": f1.id, "rule": "PRIV-001", "severity": "critical", "scenario": "s",
+                                "host": "t.example", "location": "", "title": "Known personal data sent"}]
     marked = policy.apply_baseline([f1, f2], policy.load_baseline(path))
     assert [f.baselined for f in marked] == [True, False]
 
 
-def test_bad_baseline(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ('{"schema_version": 9}', "schema_version: expected 2"),
+    ('{"schema_version": 1, "findings": []}', "egress-audit baseline OUT --out FILE"),  # upgrade path
+    ('{"schema_version": 2, "findings": [1]}', "findings: expected a list"),
+    ("[]", "schema_version"), ("not json", "cannot read baseline"),
+])
+def test_bad_baseline(tmp_path, text, message):
     path = tmp_path / "b.json"
-    path.write_text('{"schema_version": 9}')
-    with pytest.raises(UsageError, match="schema_version"):
+    path.write_text(text)
+    with pytest.raises(UsageError, match=message):
         policy.load_baseline(path)
+
+
+def endpoint(host, cls, forwarded=(), ports=()):
+    from auditor.audit import Endpoint
+    return Endpoint(host, cls, ("unset",), 1, "forward" if forwarded else "sinkhole",
+                    ports=tuple(ports) or tuple(forwarded), forwarded=tuple(forwarded))
+
+
+def test_firewall_entries_only_forwarded_functional_endpoints_with_their_ports():
+    eps = [endpoint("idx.example", "functional", [("https", 443)]),
+           endpoint("mirror.example", "functional", [("http", 80), ("https", 8443)]),
+           endpoint("telemetry.example", "telemetry", [("https", 443)]),     # a collector, even if reached
+           endpoint("unknown.example", "unknown", ports=[("https", 443)]),    # sinkholed
+           endpoint("quiet.example", "functional")]                          # only looked up
+    assert policy.firewall_entries(eps) == ["idx.example:443", "mirror.example:80", "mirror.example:8443"]

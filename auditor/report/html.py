@@ -45,7 +45,8 @@ def _finding(audit: Audit, f: Finding) -> dict:
     return {
         "id": f.id, "rule": f.rule, "rule_title": RULES[f.rule].title, "title": f.title,
         "severity": f.severity, "concern": f.concern, "confidence": f.confidence,
-        "scenario": f.scenario, "variant": f.variant, "host": f.host, "url": f.url,
+        "scenario": f.scenario, "variant": f.variant, "runs": view.runs_text(f, 400), "step": f.step,
+        "host": f.host, "url": f.url,
         "flow": f.flow, "detail": f.detail, "baselined": f.baselined,
         "failing": view.is_failing(audit, f), "has_evidence": ev is not None,
         "location": ev.location if ev else "", "layers": list(ev.layers) if ev else [],

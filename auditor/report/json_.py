@@ -1,7 +1,11 @@
-"""findings.json (SPEC §6, schema_version 1): the machine-readable audit.
+"""findings.json (SPEC §6): the machine-readable audit.
 
 Key order is fixed and lists are sorted, so two audits of the same traffic diff cleanly and
 `egress-audit diff` can compare files written by different versions of this module.
+
+schema_version 2: finding ids no longer depend on the variant or the planted canary values, and
+a finding seen in several runs is one finding listing them in `variants`. A version 1 file is
+upgraded by re-rendering its audit directory (`egress-audit report OUT`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from ..audit import Audit, RunSummary
 from . import view
 
 FILENAME = "findings.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _run(run: RunSummary, out: Path) -> dict:
@@ -49,7 +53,9 @@ def document(audit: Audit, out: Path) -> dict:
         "scenarios": [{"name": s, "variants": [_run(r, out) for r in view.runs_of(audit, s)]}
                       for s in view.scenario_names(audit)],
         "endpoints": [{"host": e.host, "class": e.cls, "action": e.action,
-                       "variants": view.sorted_variants(e.variants), "requests": e.requests}
+                       "variants": view.sorted_variants(e.variants), "requests": e.requests,
+                       "ports": [{"scheme": s, "port": p, "forwarded": (s, p) in e.forwarded}
+                                 for s, p in e.ports]}
                       for e in sorted(audit.endpoints, key=lambda e: (e.host, e.cls))],
         "findings": [f.to_json() for f in view.sorted_findings(audit.findings)],
     }

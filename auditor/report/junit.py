@@ -27,7 +27,8 @@ def _line(f: Finding) -> str:
         where = f" at {ev.location}" + (f" via {chain}" if chain else "")
         where += f" [{ev.match}: {ev.excerpt}]" if ev.excerpt else f" [{ev.match}]"
     base = " (baselined)" if f.baselined else ""
-    return view.clip(f"{f.severity.upper()} {f.rule} {f.title}: {f.host or '-'}{where} "
+    runs = f" in {', '.join(f.runs)}" if len(f.runs) > 1 else ""
+    return view.clip(f"{f.severity.upper()} {f.rule} {f.title}: {f.host or '-'}{where}{runs} "
                      f"({f.confidence}) id={f.id}{base}", 1000)
 
 
@@ -103,7 +104,7 @@ def document(audit: Audit) -> ET.Element:
     for scenario in view.scenario_names(audit):
         suite = _Suite(root, scenario, audit.created)
         names = [r.name for r in view.runs_of(audit, scenario)]
-        names += [f.variant for f in audit.findings if f.scenario == scenario]
+        names += [r for f in audit.findings if f.scenario == scenario for r in f.runs]
         for name in view.sorted_variants(names):
             _run_cases(suite, audit, scenario, name, view.run_of(audit, scenario, name))
         suites.append(suite)

@@ -77,8 +77,8 @@ def _findings(audit: Audit) -> list[str]:
         excerpt = code(f.evidence.excerpt, 40) if f.evidence else ""
         # The rule's own title, not the finding's: a finding title may quote captured text.
         rows.append([f"{f.severity}{mark}", f.rule, RULES[f.rule].title,
-                     code(f"{f.scenario}/{f.variant}", 60), code(f.host, 60), where, excerpt])
-    lines = _table(["severity", "rule", "finding", "run", "host", "where", "excerpt"], rows)
+                     code(f"{f.scenario}: {', '.join(f.runs)}", 80), code(f.host, 60), where, excerpt])
+    lines = _table(["severity", "rule", "finding", "runs", "host", "where", "excerpt"], rows)
     if len(ordered) > MAX_FINDINGS:
         lines.insert(-1, f"\n…and {len(ordered) - MAX_FINDINGS} more in `findings.json`.")
     return lines

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import safetext
 from ..audit import Audit, Endpoint, RunSummary
-from ..findings import SEVERITIES, SEVERITY_RANK, Finding
+from ..findings import SEVERITIES, SEVERITY_RANK, Finding, run_key
 
 CONCERNS = {  # SPEC §1, in the order the Linux Foundation policy asks them
     "privacy": "Can the data identify or track a person? Does it carry personal data?",
@@ -23,8 +23,6 @@ CONCERNS = {  # SPEC §1, in the order the Linux Foundation policy asks them
                 "channels), even for users who refused?",
 }
 
-# Built-in variants in the order a reader compares them: no consent, refusal, then the rest.
-VARIANT_ORDER = ("unset", "denied", "dnt", "granted", "ci", "tty", "untrusted-ca")
 ENDPOINT_CLASS_ORDER = ("telemetry", "unknown", "functional")
 
 
@@ -45,14 +43,7 @@ def sorted_findings(findings) -> list[Finding]:
     return sorted(findings, key=finding_key)
 
 
-def variant_key(name: str) -> tuple:
-    """unset, unset-2, …, unset-10, denied, …; unknown variants after the built-in ones."""
-    base, n = name, 1
-    head, sep, tail = name.rpartition("-")
-    if sep and tail.isdigit():
-        base, n = head, int(tail)
-    rank = VARIANT_ORDER.index(base) if base in VARIANT_ORDER else len(VARIANT_ORDER)
-    return (rank, base, n, name)
+variant_key = run_key  # unset, unset-2, …, unset-10, denied, …; unknown variants last
 
 
 def scenario_names(audit: Audit) -> list[str]:
@@ -152,7 +143,13 @@ def run_of(audit: Audit, scenario: str, name: str) -> RunSummary | None:
 
 
 def findings_of_run(audit: Audit, scenario: str, name: str) -> list[Finding]:
-    return sorted_findings(f for f in audit.findings if f.scenario == scenario and f.variant == name)
+    """Findings seen in that run, including those grouped with other runs."""
+    return sorted_findings(f for f in audit.findings if f.scenario == scenario and name in f.runs)
+
+
+def runs_text(f: Finding, limit: int = 200) -> str:
+    """The runs a finding was seen in, as one line: "unset, unset-2, denied"."""
+    return clip(", ".join(f.runs), limit)
 
 
 # --- files -----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
+import http.server
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,29 @@ def write_scenario(tmp_path):
         p.write_text(text)
         return p
     return write
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.seen.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"upstream-says-hi")
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def local_server():
+    servers = []
+
+    def start():
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        srv.seen = []
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return srv
+    yield start
+    for s in servers:
+        s.shutdown()

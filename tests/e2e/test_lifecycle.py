@@ -1,11 +1,9 @@
 """Real runs through the real proxy: timeouts, interrupts, and nothing leaving the machine."""
 
-import http.server
 import json
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
@@ -90,32 +88,6 @@ steps:
     manifest = json.loads((out / "runs/slow/unset/run.json").read_text())
     assert not manifest["complete"] and "interrupted" in manifest["problems"][0]
     assert "Traceback" not in stderr
-
-
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.seen.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"upstream-says-hi")
-
-    def log_message(self, *a):
-        pass
-
-
-@pytest.fixture
-def local_server():
-    servers = []
-
-    def start():
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-        srv.seen = []
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return srv
-    yield start
-    for s in servers:
-        s.shutdown()
 
 
 def test_nothing_leaves_except_to_allowed_hosts(write_scenario, tmp_path, local_server):

@@ -42,15 +42,17 @@ def make_audit(**kw) -> Audit:
     findings = (
         finding("PRIV-004", "unset", location="body:$.install_id", match="install-id"),
         finding("CONSENT-001", "denied"),
-        finding("PRIV-001", "unset"),
+        finding("PRIV-001", "unset", variants=("unset", "unset-2", "dnt")),  # grouped across runs
         finding("EGRESS-001", "unset", host="cdn.polite-tool.example", location="url", match="host",
                 excerpt="", layers=()),
         finding("CONF-002", "denied", location="header:authorization", match="GITHUB_TOKEN",
                 excerpt="ghp***", baselined=True),
     )
     endpoints = (
-        Endpoint("telemetry.polite-tool.example", "telemetry", ("unset-2", "denied", "unset"), 8, "sinkhole"),
-        Endpoint("index.registry.example", "functional", ("unset",), 2, "forward"),
+        Endpoint("telemetry.polite-tool.example", "telemetry", ("unset-2", "denied", "unset"), 8, "sinkhole",
+                 ports=(("https", 443),)),
+        Endpoint("index.registry.example", "functional", ("unset",), 2, "forward",
+                 ports=(("https", 443), ("http", 8080)), forwarded=(("https", 443), ("http", 8080))),
         Endpoint("cdn.polite-tool.example", "unknown", ("unset",), 1, "sinkhole"),
     )
     base = dict(tool_version=VERSION, created=CREATED, capture="tun", complete=True, runs=runs,

@@ -81,6 +81,16 @@ def test_key_sections(audit, tmp_path):
     assert "jdo***" in shown and "body:$.events[0].user" in shown
     assert "https://telemetry.polite-tool.example/v1/collect" in shown  # as text, not a link
     assert "sinkhole" in shown and "forward" in shown
+    # A finding seen in several runs is one finding listing them, in the table and its details.
+    priv = next(f for f in audit.findings if f.rule == "PRIV-001")
+    details = text_of(render(audit, tmp_path), f'<article id="f-{priv.id}"', "</article>")
+    assert "Runs" in details and "polite-tool: unset, unset-2, dnt" in details
+    assert shown.count("unset, unset-2, dnt") == 2
+
+
+def text_of(text: str, start: str, end: str) -> str:
+    i = text.index(start)
+    return Page(text[i:text.index(end, i)]).shown
 
 
 def test_verdict_banner_states(audit, clean_audit, incomplete_audit, tmp_path):

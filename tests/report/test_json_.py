@@ -16,7 +16,7 @@ def test_top_level_in_fixed_order(audit, tmp_path):
     assert list(doc) == ["schema_version", "tool", "created", "complete", "exit_code", "fail_on",
                          "capture", "summary", "problems", "notes", "scenarios", "endpoints",
                          "findings"]
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["tool"] == {"name": "egress-auditor", "version": VERSION}
     assert (doc["created"], doc["complete"], doc["exit_code"], doc["fail_on"], doc["capture"]) == \
         (CREATED, True, 1, "high", "tun")
@@ -45,7 +45,10 @@ def test_endpoints_sorted_by_host_with_sorted_variants(audit, tmp_path):
     assert [e["host"] for e in eps] == ["cdn.polite-tool.example", "index.registry.example",
                                         "telemetry.polite-tool.example"]
     assert eps[2] == {"host": "telemetry.polite-tool.example", "class": "telemetry",
-                      "action": "sinkhole", "variants": ["unset", "unset-2", "denied"], "requests": 8}
+                      "action": "sinkhole", "variants": ["unset", "unset-2", "denied"], "requests": 8,
+                      "ports": [{"scheme": "https", "port": 443, "forwarded": False}]}
+    assert eps[1]["ports"] == [{"scheme": "https", "port": 443, "forwarded": True},
+                               {"scheme": "http", "port": 8080, "forwarded": True}]
 
 
 def test_findings_sorted_and_as_the_model_writes_them(audit, tmp_path):
@@ -55,6 +58,8 @@ def test_findings_sorted_and_as_the_model_writes_them(audit, tmp_path):
     for f in found:
         assert f == by_id[f["id"]].to_json()
     assert found[0]["baselined"] is True
+    priv = next(f for f in found if f["rule"] == "PRIV-001")
+    assert (priv["variant"], priv["variants"]) == ("unset", ["unset", "unset-2", "dnt"])
     assert found[1]["evidence"] == {"location": "body:$.events[0].user", "layers": ["gzip", "json"],
                                     "match": "username", "form": "plain", "excerpt": "jdo***",
                                     "detector": "canary", "category": "personal"}

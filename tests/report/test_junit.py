@@ -22,14 +22,18 @@ def test_suites_and_cases(audit, tmp_path):
     runs = ["unset", "unset-2", "denied", "dnt"]
     concerns = ["capture complete", "privacy", "confidentiality", "awareness", "security"]
     assert names == [(f"polite-tool.{r}", c) for r in runs for c in concerns]
-    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("21", "2", "0")
-    assert (scenario.get("tests"), scenario.get("failures")) == ("20", "2")
+    # PRIV-001 was seen in unset, unset-2 and dnt: it fails the privacy case of each of them.
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("21", "4", "0")
+    assert (scenario.get("tests"), scenario.get("failures")) == ("20", "4")
 
 
 def test_findings_at_or_above_fail_on_fail_their_concern(audit, tmp_path):
     c = cases(load(audit, tmp_path))
     failed = sorted(k for k, v in c.items() if v.find("failure") is not None)
-    assert failed == [("polite-tool.denied", "awareness"), ("polite-tool.unset", "privacy")]
+    assert failed == [("polite-tool.denied", "awareness"), ("polite-tool.dnt", "privacy"),
+                      ("polite-tool.unset", "privacy"), ("polite-tool.unset-2", "privacy")]
+    grouped = c[("polite-tool.dnt", "privacy")].find("failure")
+    assert "PRIV-001" in grouped.text and "in unset, unset-2, dnt" in grouped.text
     failure = c[("polite-tool.denied", "awareness")].find("failure")
     assert failure.get("type") == "CONSENT-001"
     assert failure.get("message") == "1 finding at or above high: CONSENT-001"
@@ -65,7 +69,9 @@ def test_incomplete_run_fails_capture_and_skips_passing_concerns(incomplete_audi
     # CONSENT-001 still fails; the concerns with nothing seen prove nothing, so they are skipped.
     assert denied[("polite-tool.denied", "awareness")].find("failure") is not None
     assert denied[("polite-tool.denied", "security")].find("skipped") is not None
-    assert root.get("skipped") == "3"
+    # Findings also name unset-2 and dnt, which have no run here: their 3 passing concerns each are
+    # skipped as well (the audit is incomplete), as are denied's.
+    assert root.get("skipped") == "9"
 
 
 def test_scenario_wide_findings_get_concern_cases_only(build, tmp_path):

@@ -46,6 +46,10 @@ def test_sections_and_tables(audit, tmp_path):
     assert variants[2][2].strip() == "yes (2)" and variants[3][2].strip() == "no"
     findings = table_rows(text, "Findings")[2:]
     assert findings[0][0].strip() == "critical (baselined)" and findings[1][0].strip() == "critical **fails**"
+    priv = next(r for r in findings if r[1].strip() == "PRIV-001")  # one row for a finding seen in 3 runs
+    assert priv[3].strip() == "`polite-tool: unset, unset-2, dnt`"
+    assert [r[1].strip() for r in findings].count("PRIV-001") == 1
+    assert variants[3][6].strip() == "1 critical"  # dnt counts the grouped PRIV-001 it was seen in
     assert "- `polite-tool/unset` (`tun`: `tcp, udp, dns, http`): QUIC payloads are not decrypted" in text
 
 
