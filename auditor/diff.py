@@ -175,7 +175,7 @@ def _title(c: EndpointChange) -> str:
 
 
 def to_text(d: Diff) -> str:
-    from .report.view import printable  # captured host names and locations: shown, never obeyed
+    from .safetext import printable  # captured host names and locations: shown, never obeyed
 
     lines = [headline(d)]
     for c in d.endpoints:
