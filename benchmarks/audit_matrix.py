@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from auditor.sandbox.mitm import system_trust_store  # noqa: E402
+
 CLI = [sys.executable, "-m", "auditor"]
 # Files come from pip's own default index only: no config files (local wheel directories, extra
 # file:// indexes), no find-links. The same command runs bare and in the audit.
@@ -62,8 +66,10 @@ def bare(packages: str, workdir: Path) -> float:
     home, work = workdir / "home", workdir / "work"
     home.mkdir(parents=True)
     work.mkdir()
+    # The audit hands pip the system CAs plus its own; bare, pip gets the system CAs (as this
+    # machine's pip configuration does, which the steps switch off).
     env = {"HOME": str(home), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "TMPDIR": str(workdir),
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", "PIP_CERT": system_trust_store() or ""}
     for var in ("PYENV_ROOT", "PYENV_VERSION"):
         if var in os.environ:
             env[var] = os.environ[var]
