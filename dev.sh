@@ -44,6 +44,19 @@ apt_install() {
   fi
 }
 
+test_tools() {
+  # The report's layout test drives a real browser: Debian's chromium and its WebDriver.
+  command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium chromium-driver (for the report layout test)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+      || say "note: chromium could not be installed; the report layout test will be skipped"
+  else
+    say "note: chromium and chromedriver not found; the report layout test will be skipped"
+  fi
+}
+
 setup() {
   apt_install
   if [ ! -x "$VENV/bin/python" ] || ! py_ok "$VENV/bin/python"; then
@@ -74,7 +87,7 @@ shift || true
 case "$cmd" in
   setup) setup ;;
   demo) setup; exec "$VENV/bin/egress-audit" demo "$@" ;;
-  test) setup; exec "$VENV/bin/python" -m pytest -m "not realworld" "$@" ;;
+  test) setup; test_tools; exec "$VENV/bin/python" -m pytest -m "not realworld" "$@" ;;
   realworld) setup; exec "$VENV/bin/python" -m pytest -m realworld "$@" ;;
   *) say "usage: ./dev.sh demo|test|realworld|setup"; exit 2 ;;
 esac

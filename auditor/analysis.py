@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from . import __version__, detect, flowstore, inspection
-from .audit import Audit, Endpoint, RunSummary
+from .audit import Audit, Contact, Endpoint, RunSummary, StepSpan
 from .catalog import classify, event_keys
 from .errors import UsageError
 from .findings import SEVERITY_RANK, Finding, group, looks_like_id as _looks_like_id, mask_in
@@ -106,29 +106,65 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> tuple[RunF
         scenario_file=str(manifest.get("scenario_path") or ""), scenario_root=str(manifest.get("scenario_root") or ""),
         scenario_lines=tuple((str(k), v) for k, v in (manifest.get("scenario_lines") or {}).items()
                              if isinstance(v, int)),
-        telemetry_requests=sum(1 for x in facts if x.cls == "telemetry" and x.has_payload))
+        telemetry_requests=sum(1 for x in facts if x.cls == "telemetry" and x.has_payload),
+        **_timeline(manifest, facts, notice_time))
     return rf, summary
 
 
+def _contact_label(ex: flowstore.Exchange) -> str:
+    if ex.kind in ("http", "websocket"):
+        return f"{ex.method} {ex.path.split('?', 1)[0]}"[:200]  # a query is data: the findings show it
+    if ex.kind == "dns":
+        return f"{ex.method or '?'}? {ex.host}"[:200]
+    return f"{ex.scheme} :{ex.port}"
+
+
+def _timeline(manifest: dict, facts, notice_time: float | None) -> dict:
+    """What the report draws per run: steps, the notice and every contact, in seconds since the
+    first step started (setting up the capture is not the program's time), or since the first
+    contact of a capture without steps."""
+    steps = [s for s in manifest.get("steps", ()) if isinstance(s, dict)]
+    times = [x.ex.timestamp for x in facts if x.ex.timestamp]
+    starts = [t for t in [steps[0].get("started") if steps else None, *times[:1]] if t]
+    t0 = min([*starts, min(times)] if times else starts) if starts else 0.0
+    end = max([t0, *times, *(s.get("ended") or 0 for s in steps)])
+
+    def rel(t) -> float:
+        return round(max(0.0, float(t) - t0), 3) if t else 0.0
+
+    spans = []
+    for s in steps:
+        code, want = s.get("exit_code"), s.get("expect_exit")
+        spans.append(StepSpan(str(s.get("name", "")), rel(s.get("started")), rel(s.get("ended")),
+                              code, not s.get("timed_out") and (want is None or code == want)))
+    contacts = sorted((Contact(rel(x.ex.timestamp), x.ex.host, x.ex.kind, x.cls, x.has_payload,
+                               _contact_label(x.ex)) for x in facts), key=lambda c: c.at)
+    return {"duration": rel(end), "notice_at": rel(notice_time) if notice_time else None,
+            "steps": tuple(spans), "contacts": tuple(contacts)}
+
+
 def _endpoints(runs: list[RunFacts], canon: Callable[[str], str]) -> tuple[Endpoint, ...]:
-    agg: dict[str, dict] = defaultdict(lambda: {"cls": set(), "variants": set(), "n": 0, "action": set(),
-                                                "ports": set()})
+    agg: dict[str, dict] = defaultdict(lambda: {"cls": set(), "variants": set(), "http": 0, "dns": 0,
+                                                "other": 0, "action": set(), "ports": set()})
     for r in runs:
         for x in r.exchanges:
             a = agg[canon(x.ex.host)]
             a["cls"].add(x.cls)
             a["variants"].add(r.variant)
-            a["n"] += 1
-            a["action"].add(x.ex.action or "?")
+            # A DNS question is no request: counted apart, so that "requests" means what was sent.
+            a["http" if x.ex.kind in ("http", "websocket") else "dns" if x.ex.kind == "dns" else "other"] += 1
+            if x.ex.kind != "dns":
+                a["action"].add(x.ex.action or "?")
             if x.ex.kind != "dns" and x.ex.port:  # a DNS question is not a connection to the host
                 a["ports"].add((x.ex.scheme or x.ex.kind, x.ex.port, x.ex.action == "forward"))
     out = []
     for host, a in sorted(agg.items()):
         cls = next(c for c in ("telemetry", "functional", "unknown") if c in a["cls"] or c == "unknown")
-        action = a["action"].pop() if len(a["action"]) == 1 else "mixed"
-        out.append(Endpoint(host, cls, tuple(sorted(a["variants"])), a["n"], action,
+        action = a["action"].pop() if len(a["action"]) == 1 else ("mixed" if a["action"] else "")
+        out.append(Endpoint(host, cls, tuple(sorted(a["variants"])), a["http"], action,
                             ports=tuple(sorted((s, p) for s, p, _ in a["ports"])),
-                            forwarded=tuple(sorted((s, p) for s, p, fwd in a["ports"] if fwd))))
+                            forwarded=tuple(sorted((s, p) for s, p, fwd in a["ports"] if fwd)),
+                            lookups=a["dns"], connections=a["other"]))
     return tuple(out)
 
 
@@ -178,6 +214,18 @@ def _masked(f: Finding, secrets: tuple[str, ...]) -> Finding:
     return f if (url, detail) == (f.url, f.detail) else f.with_(url=url, detail=detail)
 
 
+def _masked_contacts(s: RunSummary, canon: Callable[[str], str], secrets: tuple[str, ...]) -> RunSummary:
+    """Contact hosts and labels are captured text too (a path can carry a user name): canary values
+    become `{key}`, as in endpoint names and findings, so the grid matches contacts to endpoints."""
+    def clean(text: str) -> str:
+        text = canon(text)
+        for value in secrets:
+            text = mask_in(text, value)
+        return text
+    contacts = tuple(replace(c, host=clean(c.host), label=clean(c.label)) for c in s.contacts)
+    return s if contacts == s.contacts else replace(s, contacts=contacts)
+
+
 def _secrets(identities) -> tuple[str, ...]:
     values = {v for ident in identities for v in ident.values().values() if len(v) >= 4}
     return tuple(sorted(values, key=len, reverse=True))  # longest first: a path before its last part
@@ -208,6 +256,7 @@ def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, 
     findings += egress_rules(runs, declared)
     findings = [_stable(f, canon, flow_steps.get((f.scenario, f.variant, f.flow), "")) for f in findings]
     findings = [_masked(f, secrets) for f in group(findings)]
+    summaries = [_masked_contacts(s, canon, secrets) for s in summaries]
     findings = apply_baseline(apply_policy(findings, policy), baseline)
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule, f.scenario, f.variant, f.host,
                                  f.evidence.location if f.evidence else ""))

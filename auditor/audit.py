@@ -9,6 +9,29 @@ from .findings import SEVERITY_RANK, Finding
 
 
 @dataclass(frozen=True)
+class StepSpan:
+    """One step of a run, for the timeline: seconds since the run started."""
+
+    name: str
+    start: float
+    end: float
+    exit_code: int | None
+    ok: bool  # ended as the scenario expects (exit code, no timeout)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One request, lookup or connection of a run, for the timeline and the consent grid."""
+
+    at: float  # seconds since the run started
+    host: str
+    kind: str  # http | websocket | tcp | udp | dns
+    cls: str  # telemetry | functional | unknown
+    payload: bool  # carried application data (a body, a query, custom headers, client messages)
+    label: str = ""  # "POST /v1/events", "A? host", "tcp :8125": as captured, shown escaped
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One (scenario, variant[-n]) run, as recorded in its run.json."""
 
@@ -28,6 +51,10 @@ class RunSummary:
     scenario_file: str = ""  # the scenario file the run was planned from (absolute)
     scenario_root: str = ""  # the repository (git work tree) holding it, "" if none
     scenario_lines: tuple[tuple[str, int], ...] = ()  # "step:<name>", "variant:<name>", … -> line
+    duration: float = 0.0  # seconds from the run's start to its end
+    notice_at: float | None = None  # seconds since the start when the notice was printed
+    steps: tuple[StepSpan, ...] = ()
+    contacts: tuple[Contact, ...] = ()  # in time order
 
 
 @dataclass(frozen=True)
@@ -35,10 +62,12 @@ class Endpoint:
     host: str
     cls: str  # telemetry | functional | unknown
     variants: tuple[str, ...]
-    requests: int
+    requests: int  # HTTP requests (and WebSocket handshakes), all runs together
     action: str = ""  # sinkhole | forward | mixed
     ports: tuple[tuple[str, int], ...] = ()  # (scheme, port) of every connection: https 443, http 8080, …
     forwarded: tuple[tuple[str, int], ...] = ()  # those the audit let through to the real host
+    lookups: int = 0  # DNS questions for the name, counted apart from requests
+    connections: int = 0  # other TCP/UDP flows (no HTTP inside)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def document(audit: Audit, out: Path) -> dict:
                       for s in view.scenario_names(audit)],
         "endpoints": [{"host": e.host, "class": e.cls, "action": e.action,
                        "variants": view.sorted_variants(e.variants), "requests": e.requests,
+                       "dns_lookups": e.lookups, "connections": e.connections,
                        "ports": [{"scheme": s, "port": p, "forwarded": (s, p) in e.forwarded}
                                  for s, p in e.ports]}
                       for e in sorted(audit.endpoints, key=lambda e: (e.host, e.cls))],

@@ -46,6 +46,7 @@ def test_endpoints_sorted_by_host_with_sorted_variants(audit, tmp_path):
                                         "telemetry.polite-tool.example"]
     assert eps[2] == {"host": "telemetry.polite-tool.example", "class": "telemetry",
                       "action": "sinkhole", "variants": ["unset", "unset-2", "denied"], "requests": 8,
+                      "dns_lookups": 0, "connections": 0,
                       "ports": [{"scheme": "https", "port": 443, "forwarded": False}]}
     assert eps[1]["ports"] == [{"scheme": "https", "port": 443, "forwarded": True},
                                {"scheme": "http", "port": 8080, "forwarded": True}]
