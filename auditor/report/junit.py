@@ -1,9 +1,11 @@
 """junit.xml: the audit as tests, for CI systems that show test results but not SARIF.
 
-The test set is the same in every audit of a scenario (one suite per scenario; per run, a
-"capture complete" case and one case per concern), so CI test history tracks a concern turning red
-rather than a stream of one-off test names. A concern that passed in a run whose capture was
-incomplete is reported as skipped: it proves nothing.
+The test set is the same in every audit of a scenario, so CI test history tracks a concern turning
+red rather than a stream of one-off test names. One suite per scenario: one case per concern,
+listing its findings once each with the runs they were seen in (the grouping of every other
+report); per run, a "capture complete" case timed with the run's duration and one case per step
+timed with the step's. A concern that passed while a capture was incomplete is reported as
+skipped: it proves nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ TOOL_SUITE = "egress-audit"
 
 def _line(f: Finding) -> str:
     ev = f.evidence
+    runs = f.runs
     where = ""
     if ev:
         chain = " > ".join(ev.layers)
         where = f" at {ev.location}" + (f" via {chain}" if chain else "")
         where += f" [{ev.match}: {ev.excerpt}]" if ev.excerpt else f" [{ev.match}]"
     base = " (baselined)" if f.baselined else ""
-    runs = f" in {', '.join(f.runs)}" if len(f.runs) > 1 else ""
-    return view.clip(f"{f.severity.upper()} {f.rule} {f.title}: {f.host or '-'}{where}{runs} "
+    return view.clip(f"{f.severity.upper()} {f.rule} {f.title}: {f.host or '-'}{where} in {', '.join(runs)} "
                      f"({f.confidence}) id={f.id}{base}", 1000)
 
 
@@ -36,10 +38,14 @@ class _Suite:
     def __init__(self, parent: ET.Element, name: str, timestamp: str):
         self.el = ET.SubElement(parent, "testsuite", name=view.clip(name), timestamp=timestamp)
         self.tests = self.failures = self.skipped = 0
+        self.time = 0.0
 
-    def case(self, classname: str, name: str) -> ET.Element:
+    def case(self, classname: str, name: str, seconds: float = 0.0, part_of_run: bool = False) -> ET.Element:
+        """part_of_run: a step's time is already inside its run's, so the suite does not add it."""
         self.tests += 1
-        return ET.SubElement(self.el, "testcase", classname=view.clip(classname), name=name, time="0")
+        self.time += 0.0 if part_of_run else seconds
+        return ET.SubElement(self.el, "testcase", classname=view.clip(classname), name=view.clip(name),
+                             time=f"{seconds:.3f}")
 
     def fail(self, case: ET.Element, kind: str, message: str, text: str) -> None:
         self.failures += 1
@@ -52,7 +58,7 @@ class _Suite:
 
     def close(self) -> None:
         self.el.attrib.update(tests=str(self.tests), failures=str(self.failures), errors="0",
-                              skipped=str(self.skipped), time="0")
+                              skipped=str(self.skipped), time=f"{self.time:.3f}")
 
 
 def _audit_suite(root: ET.Element, audit: Audit) -> _Suite:
@@ -69,22 +75,31 @@ def _audit_suite(root: ET.Element, audit: Audit) -> _Suite:
     return suite
 
 
-def _run_cases(suite: _Suite, audit: Audit, scenario: str, name: str, run: RunSummary | None):
-    classname = f"{scenario}.{name}"
-    complete = run.complete if run else audit.complete
-    # Findings about a scenario as a whole (variant "all") have no capture of their own to judge.
-    if run is not None:
-        case = suite.case(classname, "capture complete")
-        ET.SubElement(case, "system-out").text = view.clip(
-            f"capture={run.capture} coverage={','.join(run.coverage) or 'none'} flows={run.flows} "
-            f"exit_codes={list(run.exit_codes)}: {run.coverage_note}", 2000)
-        if not run.complete:
-            suite.fail(case, "incomplete", f"capture of {scenario}/{name} is incomplete",
-                       "\n".join(view.clip(p, 2000) for p in run.problems) or "no reason recorded")
-    findings = view.findings_of_run(audit, scenario, name)
+def _run_cases(suite: _Suite, scenario: str, run: RunSummary) -> None:
+    classname = f"{scenario}.{run.name}"
+    case = suite.case(classname, "capture complete", run.duration)
+    ET.SubElement(case, "system-out").text = view.clip(
+        f"capture={run.capture} coverage={','.join(run.coverage) or 'none'} flows={run.flows} "
+        f"exit_codes={list(run.exit_codes)}: {run.coverage_note}", 2000)
+    if not run.complete:
+        suite.fail(case, "incomplete", f"capture of {scenario}/{run.name} is incomplete",
+                   "\n".join(view.clip(p, 2000) for p in run.problems) or "no reason recorded")
+    for step in run.steps:
+        case = suite.case(classname, f"step {step.name}", max(0.0, step.end - step.start), part_of_run=True)
+        if not step.ok:
+            code = "timed out" if step.exit_code is None else f"exit code {step.exit_code}"
+            suite.fail(case, "step", f"step {step.name} ended with {code}, not as the scenario expects",
+                       f"{scenario}/{run.name}: the program did not do what the scenario says; "
+                       "what it would have sent afterwards was not observed")
+
+
+def _concern_cases(suite: _Suite, audit: Audit, scenario: str) -> None:
+    findings = view.sorted_findings(f for f in audit.findings if f.scenario == scenario)
+    runs = view.runs_of(audit, scenario)
+    complete = all(r.complete for r in runs) if runs else audit.complete
     for concern in view.CONCERNS:
         mine = [f for f in findings if f.concern == concern]
-        case = suite.case(classname, concern)
+        case = suite.case(scenario, concern)
         failing = [f for f in mine if view.is_failing(audit, f)]
         if failing:
             rules = ", ".join(dict.fromkeys(f.rule for f in failing))
@@ -103,16 +118,16 @@ def document(audit: Audit) -> ET.Element:
     suites = [_audit_suite(root, audit)]
     for scenario in view.scenario_names(audit):
         suite = _Suite(root, scenario, audit.created)
-        names = [r.name for r in view.runs_of(audit, scenario)]
-        names += [r for f in audit.findings if f.scenario == scenario for r in f.runs]
-        for name in view.sorted_variants(names):
-            _run_cases(suite, audit, scenario, name, view.run_of(audit, scenario, name))
+        _concern_cases(suite, audit, scenario)
+        for run in view.runs_of(audit, scenario):
+            _run_cases(suite, scenario, run)
         suites.append(suite)
     for s in suites:
         s.close()
     root.attrib.update(tests=str(sum(s.tests for s in suites)),
                        failures=str(sum(s.failures for s in suites)), errors="0",
-                       skipped=str(sum(s.skipped for s in suites)), time="0")
+                       skipped=str(sum(s.skipped for s in suites)),
+                       time=f"{sum(s.time for s in suites):.3f}")
     return root
 
 

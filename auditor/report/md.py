@@ -57,15 +57,36 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + [""]
 
 
-def _by_concern(audit: Audit) -> list[str]:
-    counted = audit.counted()
+def _answers(audit: Audit) -> list[str]:
     rows = []
-    for concern in view.CONCERNS:
-        mine = [f for f in counted if f.concern == concern]
-        base = sum(f.baselined and f.concern == concern for f in audit.findings)
-        rows.append([concern] + [str(sum(f.severity == s for f in mine) or "·") for s in SEVERITIES]
-                    + [str(base or "·")])
-    return _table(["concern", *SEVERITIES, "baselined"], rows)
+    for a in view.answers(audit):
+        answer = {"yes": "**yes**", "no": "no", "unknown": "not known (incomplete)"}[a.answer]
+        f = a.decider
+        if f is not None:
+            where = f" {code(f.evidence.location, 60)}" if f.evidence else ""
+            more = f" (+{a.count - 1} more)" if a.count > 1 else ""
+            decides = (f"{f.rule} {RULES[f.rule].title}: {code(f.host, 60)}{where} in "
+                       f"{code(', '.join(f.runs), 60)}{more}")
+        else:
+            decides = f"{a.count} info" if a.count else "none"
+        if a.baselined:
+            decides += f"; {a.baselined} baselined"
+        rows.append([a.concern, a.question, answer, decides])
+    return _table(["concern", "question", "answer", "deciding finding"], rows)
+
+
+def _grid(audit: Audit, scenario: str) -> list[str]:
+    g = view.consent_grid(audit, scenario)
+    header = ["variant"] + [code(e.host, 50) for e in g.hosts]
+    if g.folded:
+        header.append(f"{len(g.folded)} other host{'s' * (len(g.folded) != 1)}")
+    rows = []
+    for row in g.rows:
+        cells = [f"**{c.text}**" if c.state == "sent" else c.text for c in row.cells]
+        notice = f"{row.run.notice_at:.1f} s" if row.run.notice_at is not None else "none"
+        rows.append([code(row.run.name, 40) + ("" if row.run.complete else " (incomplete)"), *cells, notice,
+                     ", ".join(row.rules) or "none"])
+    return _table(header + ["notice", "consent rules"], rows)
 
 
 def _findings(audit: Audit) -> list[str]:
@@ -73,43 +94,41 @@ def _findings(audit: Audit) -> list[str]:
     rows = []
     for f in ordered[:MAX_FINDINGS]:
         mark = " (baselined)" if f.baselined else (" **fails**" if view.is_failing(audit, f) else "")
-        where = code(f.evidence.location, 60) if f.evidence else ""
-        excerpt = code(f.evidence.excerpt, 40) if f.evidence else ""
+        ev = f.evidence
+        field = f"{code(ev.location, 60)} {code(ev.match, 30)}" if ev else "run-level fact"
+        if ev and ev.form and ev.form != "plain":
+            field += f" as {code(ev.form, 20)}"
         # The rule's own title, not the finding's: a finding title may quote captured text.
-        rows.append([f"{f.severity}{mark}", f.rule, RULES[f.rule].title,
-                     code(f"{f.scenario}: {', '.join(f.runs)}", 80), code(f.host, 60), where, excerpt])
-    lines = _table(["severity", "rule", "finding", "runs", "host", "where", "excerpt"], rows)
+        rows.append([f"{f.severity}{mark}", f.rule, RULES[f.rule].title, code(f.host, 60), field,
+                     code(", ".join(f.runs), 80), code(ev.excerpt, 30) if ev else ""])
+    lines = _table(["severity", "rule", "finding", "endpoint", "field", "runs", "excerpt"], rows)
     if len(ordered) > MAX_FINDINGS:
         lines.insert(-1, f"\n…and {len(ordered) - MAX_FINDINGS} more in `findings.json`.")
     return lines
 
 
-def _variants(audit: Audit) -> list[str]:
-    rows = []
-    for s in view.scenario_names(audit):
-        for r in view.runs_of(audit, s):
-            mine = view.findings_of_run(audit, s, r.name)
-            sev = ", ".join(f"{n} {sv}" for sv in SEVERITIES
-                            if (n := sum(f.severity == sv and not f.baselined for f in mine)))
-            telemetry = f"yes ({r.telemetry_requests})" if r.telemetry_requests else "no"
-            if not r.complete and not r.telemetry_requests:
-                telemetry = "unknown (capture incomplete)"
-            rows.append([code(s, 60), code(r.name, 40), telemetry,
-                         "yes" if r.notice_seen else "no", str(r.flows),
-                         code(" ".join("timeout" if c is None else str(c) for c in r.exit_codes), 40),
-                         sev or "none", "yes" if r.complete else "**no**"])
-    return _table(["scenario", "run", "telemetry sent", "notice seen", "flows", "exit codes",
-                   "findings", "complete"], rows)
-
-
 def _endpoints(audit: Audit) -> list[str]:
     ordered = sorted(audit.endpoints, key=view.endpoint_key)
-    rows = [[code(e.host, 80), e.cls, e.action or "?", code(", ".join(view.sorted_variants(e.variants)), 80),
-             str(e.requests)] for e in ordered[:MAX_ENDPOINTS]]
-    lines = _table(["host", "class", "action", "variants", "requests"], rows)
+    rows = [[code(e.host, 80), e.cls, e.action or "lookup only", code(", ".join(view.sorted_variants(e.variants)), 80),
+             str(e.requests), str(e.lookups), str(e.connections)] for e in ordered[:MAX_ENDPOINTS]]
+    lines = _table(["host", "class", "handling", "runs", "HTTP requests", "DNS lookups", "other flows"], rows)
     if len(ordered) > MAX_ENDPOINTS:
         lines.insert(-1, f"\n…and {len(ordered) - MAX_ENDPOINTS} more in `findings.json`.")
     return lines
+
+
+def _runs(audit: Audit) -> list[str]:
+    rows = []
+    for s in view.scenario_names(audit):
+        for r in view.runs_of(audit, s):
+            steps = ", ".join(f"{code(st.name, 30)} {'timeout' if st.exit_code is None else st.exit_code}"
+                              f"{'' if st.ok else ' **not as expected**'} ({st.end - st.start:.1f} s)"
+                              for st in r.steps)
+            if not steps:
+                steps = code(" ".join("timeout" if c is None else str(c) for c in r.exit_codes), 40) or "none"
+            rows.append([code(f"{s}/{r.name}", 80), steps, f"{r.duration:.1f} s", str(r.flows),
+                         "yes" if r.complete else "**no**"])
+    return _table(["run", "steps (exit code, duration)", "duration", "flows", "complete"], rows)
 
 
 def text(audit: Audit) -> str:
@@ -122,19 +141,21 @@ def text(audit: Audit) -> str:
     problems = view.all_problems(audit)
     if problems:
         lines += ["### Problems", ""] + [f"- {code(p, 300, cell=False)}" for p in problems] + [""]
-    lines += ["### Findings by concern", ""] + _by_concern(audit)
+    lines += ["### The four questions", ""] + _answers(audit)
+    for s in view.scenario_names(audit):
+        if view.runs_of(audit, s):
+            lines += [f"### Consent grid: {code(s, 60, cell=False)}", ""] + _grid(audit, s)
     if audit.findings:
         lines += ["### Findings", ""] + _findings(audit)
-    lines += ["### Consent variants", ""] + _variants(audit)
     if audit.endpoints:
         lines += ["### Endpoints", ""] + _endpoints(audit)
+    common, differences = view.coverage(audit)
     lines += ["### Coverage", ""]
-    for s in view.scenario_names(audit):
-        for r in view.runs_of(audit, s):
-            seen = ", ".join(r.coverage) or "nothing"
-            lines.append(f"- {code(f'{s}/{r.name}', 80)} ({code(r.capture, 20)}: {code(seen, 60)}): "
-                         f"{plain(r.coverage_note) or 'nothing known to be missed'}")
-    lines.append("")
+    if common:
+        lines.append(f"{'Most runs' if differences else 'All runs'}: {plain(common, 600)}")
+        lines += [f"- {code(name, 80, cell=False)} differs: {plain(t, 600)}" for name, t in differences]
+        lines.append("")
+    lines += _runs(audit)
     if audit.notes:
         lines += ["### Notes", ""] + [f"- {plain(n)}" for n in audit.notes] + [""]
     lines.append("Details: `report.html`, `findings.json`, `results.sarif`.")

@@ -147,9 +147,123 @@ def findings_of_run(audit: Audit, scenario: str, name: str) -> list[Finding]:
     return sorted_findings(f for f in audit.findings if f.scenario == scenario and name in f.runs)
 
 
-def runs_text(f: Finding, limit: int = 200) -> str:
-    """The runs a finding was seen in, as one line: "unset, unset-2, denied"."""
-    return clip(", ".join(f.runs), limit)
+# --- the reviewer's questions ----------------------------------------------------------------
+
+# Each concern as one yes/no question; "yes" is the finding a reviewer has to act on.
+ASKED = {
+    "privacy": "Does it send data that identifies or tracks a person?",
+    "confidentiality": "Does it leak business-sensitive data or credentials?",
+    "awareness": "Does it collect without informed consent (opt-out, no notice, refusal ignored, CI)?",
+    "security": "Does the phone-home open security holes?",
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    concern: str
+    question: str
+    answer: str  # yes | no | unknown (incomplete audit, nothing seen)
+    decider: Finding | None  # the finding that decides a "yes": the most severe one
+    count: int  # counted findings of the concern (info included)
+    baselined: int
+
+
+def answers(audit: Audit) -> list[Answer]:
+    """The four concerns answered: yes when a counted finding above info says so (info findings,
+    such as an undeclared endpoint, are noted but answer nothing)."""
+    out = []
+    for concern, question in ASKED.items():
+        mine = sorted_findings(f for f in audit.counted() if f.concern == concern)
+        deciding = [f for f in mine if f.severity != "info"]
+        base = sum(f.baselined and f.concern == concern for f in audit.findings)
+        answer = "yes" if deciding else ("unknown" if not audit.complete else "no")
+        out.append(Answer(concern, question, answer, deciding[0] if deciding else None, len(mine), base))
+    return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    state: str  # sent | notice-first | expected | contact | lookup | none | unknown
+    text: str  # what the cell says
+    title: str  # the longer statement (tooltip, and the stacked layout on phones)
+
+
+@dataclass(frozen=True)
+class GridRow:
+    run: RunSummary
+    cells: tuple[Cell, ...]
+    rules: tuple[str, ...]  # consent rules seen in this run
+
+
+@dataclass(frozen=True)
+class Grid:
+    scenario: str
+    hosts: tuple[Endpoint, ...]  # the columns
+    folded: tuple[str, ...]  # functional hosts shown as one column ("" when none)
+    rows: tuple[GridRow, ...]
+
+
+MAX_GRID_HOSTS = 6
+
+
+def _cell(run: RunSummary, contacts) -> Cell:
+    contacts = list(contacts)
+    sent = [c for c in contacts if c.payload]
+    if sent:
+        n = len(sent)
+        first = sent[0].at
+        what = f"{n} request{'s' * (n != 1)} with data, the first at {first:.1f} s"
+        if run.variant == "granted":
+            return Cell("expected", f"sent ×{n}", f"{what}; consent was granted")
+        if run.notice_at is not None and run.notice_at <= first:
+            return Cell("notice-first", f"after notice ×{n}", f"{what}, after the notice at {run.notice_at:.1f} s")
+        notice = f"before the notice at {run.notice_at:.1f} s" if run.notice_at is not None else "no notice shown"
+        return Cell("sent", f"sent ×{n}", f"{what}, {notice}")
+    if any(c.kind != "dns" for c in contacts):
+        return Cell("contact", "contact, no data", "connected or requested without sending data")
+    if contacts:
+        return Cell("lookup", "looked up", "only a DNS lookup of the name")
+    if not run.complete:
+        return Cell("unknown", "unknown", "the capture of this run is incomplete")
+    return Cell("none", "—", "nothing sent")
+
+
+def consent_grid(audit: Audit, scenario: str) -> Grid:
+    """Variants × endpoints: did data leave, and did the notice come first.
+
+    Columns are the endpoints that are not declared functional (telemetry first, at most
+    MAX_GRID_HOSTS); functional hosts (package registries, declared update checks) fold into one
+    column, as do endpoints past the limit."""
+    runs = runs_of(audit, scenario)
+    names = {r.name for r in runs}
+    seen = {c.host for r in runs for c in r.contacts}
+    eps = sorted((e for e in audit.endpoints if e.host in seen or set(e.variants) & names), key=endpoint_key)
+    shown = [e for e in eps if e.cls != "functional"][:MAX_GRID_HOSTS]
+    folded = tuple(e.host for e in eps if e not in shown)
+    rows = []
+    for r in runs:
+        cells = [_cell(r, (c for c in r.contacts if c.host == e.host)) for e in shown]
+        if folded:
+            cells.append(_cell(r, (c for c in r.contacts if c.host in folded)))
+        rules = tuple(dict.fromkeys(f.rule for f in findings_of_run(audit, scenario, r.name)
+                                    if f.rule.startswith("CONSENT-") and not f.baselined))
+        rows.append(GridRow(r, tuple(cells), rules))
+    return Grid(scenario, tuple(shown), folded, tuple(rows))
+
+
+def coverage_text(run: RunSummary) -> str:
+    seen = ", ".join(run.coverage) or "nothing"
+    return f"{run.capture} capture of {seen}: {run.coverage_note or 'nothing known to be missed'}"
+
+
+def coverage(audit: Audit) -> tuple[str, list[tuple[str, str]]]:
+    """Coverage stated once (what most runs share) and the runs that differ from it."""
+    runs = [r for s in scenario_names(audit) for r in runs_of(audit, s)]
+    if not runs:
+        return "", []
+    texts = [coverage_text(r) for r in runs]
+    common = max(dict.fromkeys(texts), key=texts.count)
+    return common, [(f"{r.scenario}/{r.name}", t) for r, t in zip(runs, texts) if t != common]
 
 
 # --- files -----------------------------------------------------------------------------------

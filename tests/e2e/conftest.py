@@ -19,6 +19,24 @@ def run_cli(*args, timeout=600, **kw):
                           cwd=kw.pop("cwd", REPO), env=env, **kw)
 
 
+_DEMOS: dict[str, tuple] = {}
+
+
+def demo_audit(tmp_path_factory, mode: str = "auto"):
+    """`egress-audit demo` once per capture mode and test session: (out dir, findings.json, process).
+
+    The demo checks (test_demo.py) and the report layout test (test_report_layout.py) read the
+    same audit rather than running the demo twice."""
+    if mode not in _DEMOS:
+        import json
+
+        out = tmp_path_factory.mktemp(f"demo-{mode}") / "reports" / "demo"
+        r = run_cli("demo", "--out", out, "--capture", mode, "--seed", "11", timeout=900)
+        assert r.returncode == 0, r.stderr
+        _DEMOS[mode] = (out, json.loads((out / "findings.json").read_text()), r)
+    return _DEMOS[mode]
+
+
 def pids_with_marker(scenario: str = "", audit_pid: int | None = None) -> set[int]:
     """Processes still carrying a run marker of this scenario (and audit process, if given):
     nothing of an audit may outlive it. Filtering keeps concurrent audits elsewhere out."""

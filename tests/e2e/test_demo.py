@@ -9,7 +9,7 @@ from auditor.report.sarif import VARIANT_RULES
 from auditor.sandbox import select_mode
 
 from ..report import sarif_checks
-from .conftest import run_cli
+from .conftest import demo_audit, run_cli
 
 pytestmark = pytest.mark.e2e
 MODES = ["auto"] + (["proxy"] if select_mode("auto")[0] != "proxy" else [])
@@ -17,11 +17,7 @@ MODES = ["auto"] + (["proxy"] if select_mode("auto")[0] != "proxy" else [])
 
 @pytest.fixture(scope="module", params=MODES)
 def demo(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp(f"demo-{request.param}") / "reports" / "demo"
-    r = run_cli("demo", "--out", out, "--capture", request.param, "--seed", "11", timeout=900)
-    assert r.returncode == 0, r.stderr
-    findings = json.loads((out / "findings.json").read_text())
-    return out, findings, r
+    return demo_audit(tmp_path_factory, request.param)
 
 
 def keyed(findings):

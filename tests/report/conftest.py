@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from auditor.audit import Audit, Endpoint, RunSummary
+from auditor.audit import Audit, Contact, Endpoint, RunSummary, StepSpan
 from auditor.findings import Evidence, Finding
 
 SCENARIO = "polite-tool"
@@ -32,12 +32,21 @@ def finding(rule: str, variant: str, host: str = "telemetry.polite-tool.example"
                    flow=kw.pop("flow", "flow-1"), evidence=ev, **kw)
 
 
+T = "telemetry.polite-tool.example"
+STEPS = (StepSpan("install", 0.0, 1.0, 0, True), StepSpan("first-use", 1.0, 3.0, 0, True))
+SENT = (Contact(0.5, T, "dns", "telemetry", False, f"A? {T}"),
+        Contact(0.7, T, "http", "telemetry", True, "POST /v1/collect"),
+        Contact(1.2, "cdn.polite-tool.example", "http", "unknown", False, "GET /logo.png"),
+        Contact(2.0, T, "http", "telemetry", True, "POST /v1/collect"))
+
+
 def make_audit(**kw) -> Audit:
     runs = (
-        run("unset", telemetry_requests=3),
-        run("denied", telemetry_requests=2, notice_seen=True),
-        run("dnt"),
-        run("unset-2", "unset", telemetry_requests=3),
+        run("unset", telemetry_requests=3, steps=STEPS, contacts=SENT, duration=3.0),
+        run("denied", telemetry_requests=2, notice_seen=True, notice_at=0.3, steps=STEPS, duration=3.0,
+            contacts=(Contact(1.5, T, "http", "telemetry", True, "POST /v1/collect"),)),
+        run("dnt", steps=STEPS, duration=3.0),
+        run("unset-2", "unset", telemetry_requests=3, steps=STEPS, contacts=SENT, duration=3.0),
     )
     findings = (
         finding("PRIV-004", "unset", location="body:$.install_id", match="install-id"),
@@ -102,7 +111,10 @@ SURROGATE = "bad\udcffbyte"
 def hostile_audit() -> Audit:
     host = f"{IMG}{BIDI}.example"
     runs = (run("unset", telemetry_requests=1, coverage_note=f"{MD_IMG} {SCRIPT}",
-                problems=(f"step failed: {SCRIPT} {MD_ROW}",)),)
+                problems=(f"step failed: {SCRIPT} {MD_ROW}",), duration=2.0,
+                steps=(StepSpan(SCRIPT + BIDI, 0.0, 2.0, 1, False),),
+                contacts=(Contact(0.5, host, "http", "telemetry", True, f"POST /{SCRIPT}{BIDI}"),
+                          Contact(0.9, JS_URL, "dns", "unknown", False, f"A? {IMG}"))),)
     findings = (
         finding("PRIV-001", "unset", host=host, url=JS_URL + SCRIPT, location=f"body:$.{BIDI}",
                 excerpt=f"</code>{SCRIPT}{MD_IMG}", match=IMG, layers=(SCRIPT, "json"),

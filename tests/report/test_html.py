@@ -34,8 +34,11 @@ class Page(HTMLParser):
 
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "nav", "a", "section",
-                "div", "p", "h1", "h2", "h3", "span", "b", "strong", "code", "ul", "li", "table", "thead",
-                "tbody", "tr", "th", "td", "article", "dl", "dt", "dd", "footer"}
+                "div", "p", "h1", "h2", "h3", "span", "b", "strong", "code", "ul", "ol", "li", "table", "thead",
+                "tbody", "tr", "th", "td", "dl", "dt", "dd", "footer", "details", "summary", "mark",
+                "svg", "rect"}
+# Attributes a captured value may reach: as escaped text, never as a URL, script or style.
+TEXT_ATTRIBUTES = {"data-label", "title", "aria-label"}
 
 
 def render(audit, tmp_path) -> str:
@@ -47,7 +50,8 @@ def render(audit, tmp_path) -> str:
 def assert_inert(page: Page):
     for tag, attrs in page.tags:
         assert tag in ALLOWED_TAGS, tag
-        assert not [a for a in attrs if a.startswith("on") or a in ("src", "srcdoc", "action", "formaction")]
+        assert not [a for a in attrs if a.startswith("on") or a in ("src", "srcdoc", "action", "formaction",
+                                                                      "xlink:href")]
         if "href" in attrs:
             assert attrs["href"].startswith("#"), attrs["href"]  # only in-page anchors
         if "style" in attrs:
@@ -67,7 +71,7 @@ def test_self_contained_with_strict_csp(audit, tmp_path):
 
 def test_key_sections(audit, tmp_path):
     page = Page(render(audit, tmp_path))
-    assert {"verdict", "concerns", "consent", "endpoints", "runs", "details", "notes"} <= page.ids()
+    assert {"verdict", "consent", "findings", "timeline", "endpoints", "coverage", "notes"} <= page.ids()
     assert {"concern-privacy", "concern-confidentiality", "concern-awareness", "concern-security"} <= page.ids()
     assert {f"f-{f.id}" for f in audit.findings} <= page.ids()
     for _, attrs in page.tags:  # every in-page link resolves
@@ -77,15 +81,14 @@ def test_key_sections(audit, tmp_path):
     assert "FAIL" in shown and "2 findings at or above high" in shown
     assert "exit 1: findings at or above high" in shown
     assert "QUIC payloads are not decrypted" in shown
-    assert "gzip→json" in shown.replace("\n", "")  # the decoding chain
     assert "jdo***" in shown and "body:$.events[0].user" in shown
     assert "https://telemetry.polite-tool.example/v1/collect" in shown  # as text, not a link
     assert "sinkhole" in shown and "forward" in shown
     # A finding seen in several runs is one finding listing them, in the table and its details.
     priv = next(f for f in audit.findings if f.rule == "PRIV-001")
-    details = text_of(render(audit, tmp_path), f'<article id="f-{priv.id}"', "</article>")
-    assert "Runs" in details and "polite-tool: unset, unset-2, dnt" in details
-    assert shown.count("unset, unset-2, dnt") == 2
+    details = text_of(render(audit, tmp_path), f'<details class="finding failing" id="f-{priv.id}"', "</details>")
+    assert "Seen in" in details and "polite-tool: unset, unset-2, dnt" in details
+    assert "PRIV-001 " in shown and shown.count("unset, unset-2, dnt") == 2  # the answer and the evidence
 
 
 def text_of(text: str, start: str, end: str) -> str:
@@ -93,24 +96,100 @@ def text_of(text: str, start: str, end: str) -> str:
     return Page(text[i:text.index(end, i)]).shown
 
 
+def test_sections_in_the_order_a_reviewer_asks(audit, tmp_path):
+    text = render(audit, tmp_path)
+    order = [text.index(f'<section id="{s}"') for s in ("verdict", "consent", "findings", "timeline",
+                                                        "endpoints", "coverage")]
+    assert order == sorted(order)
+
+
+def test_four_concerns_answered_with_the_deciding_finding(audit, tmp_path):
+    page = Page(render(audit, tmp_path))
+    text = render(audit, tmp_path)
+    answers = {}
+    for concern in ("privacy", "confidentiality", "awareness", "security"):
+        block = text[text.index(f'id="concern-{concern}"'):]
+        answers[concern] = Page(block[:block.index("</li>")]).shown
+    assert "Yes" in answers["privacy"] and "PRIV-001" in answers["privacy"]
+    assert "(+1 more)" in answers["privacy"]  # PRIV-004 below it
+    assert "Yes" in answers["awareness"] and "CONSENT-001" in answers["awareness"]
+    # CONF-002 is baselined: it answers nothing, but is counted as baselined.
+    assert "No" in answers["confidentiality"] and "1 baselined" in answers["confidentiality"]
+    assert "No" in answers["security"]
+    hrefs = [a["href"] for t, a in page.tags if t == "a" and a.get("href", "").startswith("#f-")]
+    assert hrefs, "the deciding finding links to its evidence"
+
+
+def test_findings_are_rows_that_fold_out_their_evidence(audit, tmp_path):
+    text = render(audit, tmp_path)
+    findings = text[text.index('<section id="findings"'):text.index('<section id="timeline"')]
+    assert findings.count('<details class="finding') == len(audit.findings)
+    assert "<li>body</li><li>gzip</li><li>json</li>" in findings  # the decoding chain, outermost first
+    assert "<mark>jdo***</mark>" in findings  # the matched span, masked and highlighted
+    assert findings.count(' failing"') == 2  # PRIV-001 and CONSENT-001 at or above high
+
+
+def test_grouped_finding_shows_its_runs_as_chips(build, tmp_path):
+    grouped = build.finding("PRIV-001", "unset", variants=("unset", "unset-2", "dnt"))
+    text = render(build.audit(findings=(grouped,)), tmp_path)
+    row = text[text.index('<details class="finding'):text.index("</summary>")]
+    assert row.count('<span class="chip">') == 3
+    for run in ("unset", "unset-2", "dnt"):
+        assert f'<span class="chip">{run}</span>' in row
+
+
+def test_timeline_lanes(audit, tmp_path):
+    text = render(audit, tmp_path)
+    timeline = text[text.index('<section id="timeline"'):text.index('<section id="endpoints"')]
+    assert timeline.count('<svg class="lane"') == 4
+    assert timeline.count('class="m-data m-telemetry"') == 2 + 1 + 2  # unset, denied, unset-2
+    assert 'class="m-lookup m-telemetry"' in timeline and 'class="m-contact m-unknown"' in timeline
+    assert timeline.count('<rect class="notice"') == 1  # denied printed its notice
+    assert "notice printed at 0.30 s" in timeline
+    assert "0.70 s POST /v1/collect → telemetry.polite-tool.example (telemetry, sent data)" in timeline
+
+
+def test_endpoints_count_requests_and_lookups_apart(build, tmp_path):
+    from auditor.audit import Endpoint
+    audit = build.audit(endpoints=(Endpoint("t.example", "telemetry", ("unset",), 12, "sinkhole", lookups=40),))
+    text = render(audit, tmp_path)
+    block = Page(text[text.index('<section id="endpoints"'):text.index('<section id="coverage"')]).shown
+    assert "HTTP requests" in block and "DNS lookups" in block
+    assert "12" in block and "40" in block
+
+
+def test_coverage_stated_once(build, tmp_path):
+    runs = (build.run("unset"), build.run("denied"), build.run("dnt", capture="proxy", coverage=("http",),
+                                                               coverage_note="only clients that honour proxies"))
+    shown = Page(render(build.audit(runs=runs), tmp_path)).shown
+    assert shown.count("QUIC payloads are not decrypted") == 1
+    assert "Most runs" in shown and "differs: proxy capture of http: only clients that honour proxies" in shown
+
+
 def test_verdict_banner_states(audit, clean_audit, incomplete_audit, tmp_path):
     def banner(a, sub):
-        page = Page(render(a, tmp_path / sub))
-        return next(attrs["class"] for t, attrs in page.tags if attrs.get("id") == "verdict"), page.shown
-    assert banner(audit, "a")[0] == "banner fail"
-    cls, shown = banner(clean_audit, "b")
-    assert cls == "banner pass" and "PASS" in shown and "No findings." in shown
-    cls, shown = banner(incomplete_audit, "c")
-    assert cls == "banner incomplete" and "INCOMPLETE" in shown and "exit 3" in shown
+        text = render(a, tmp_path / sub)
+        page = Page(text)
+        return next(attrs["class"] for t, attrs in page.tags if attrs.get("id") == "verdict"), page.shown, text
+    assert banner(audit, "a")[0] == "verdict fail"
+    cls, shown, _ = banner(clean_audit, "b")
+    assert cls == "verdict pass" and "PASS" in shown and "No findings." in shown
+    cls, shown, text = banner(incomplete_audit, "c")
+    assert cls == "verdict incomplete" and "INCOMPLETE" in shown and "exit 3" in shown
     assert "proves nothing" in shown and "tun device unavailable" in shown
-    assert "unknown (capture incomplete)" in shown  # telemetry column does not claim "no"
+    assert 'class="cell cell-unknown"' in text  # the grid does not claim "nothing sent"
 
 
-def test_consent_matrix(audit, tmp_path):
+def test_consent_grid(audit, tmp_path):
     text = render(audit, tmp_path)
-    consent = Page(text[text.index('<section id="consent"'):text.index('<section id="endpoints"')]).shown
-    assert consent.index("unset-2") < consent.index("denied") < consent.index("dnt")
-    assert "CONSENT-001" in consent and "(2 requests)" in consent
+    consent = text[text.index('<section id="consent"'):text.index('<section id="findings"')]
+    shown = Page(consent).shown
+    assert shown.index("unset-2") < shown.index("denied") < shown.index("dnt")
+    rows = {r.split("</code>")[0].rsplit(">", 1)[-1]: r for r in consent.split("<tr>")[2:]}
+    assert 'cell-sent" data-label="telemetry.polite-tool.example"' in rows["unset"]
+    assert "sent ×2" in rows["unset"] and "contact, no data" in rows["unset"]
+    assert "after notice ×1" in rows["denied"] and "CONSENT-001" in rows["denied"]
+    assert 'cell-none' in rows["dnt"]
 
 
 @pytest.mark.parametrize("needle", [
@@ -155,7 +234,7 @@ def test_finding_without_evidence(build, tmp_path):
     f = Finding(rule="CONSENT-004", title="Telemetry before any notice", scenario="polite-tool",
                 variant="unset", host="t.example", detail="no notice was printed (expect.notice)")
     shown = Page(render(build.audit(findings=(f,)), tmp_path)).shown
-    assert "a fact about the run" in shown and "no notice was printed" in shown
+    assert "run-level fact" in shown and "no notice was printed" in shown
 
 
 class Nesting(HTMLParser):

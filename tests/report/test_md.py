@@ -34,30 +34,40 @@ def test_verdict_line(request, tmp_path, fixture, first_line):
 
 def test_sections_and_tables(audit, tmp_path):
     text = render(audit, tmp_path)
-    for heading in ("Findings by concern", "Findings", "Consent variants", "Endpoints", "Coverage", "Notes"):
+    for heading in ("The four questions", "Consent grid: `polite-tool`", "Findings", "Endpoints", "Coverage",
+                    "Notes"):
         assert f"\n### {heading}\n" in text
     assert "### Problems" not in text
-    concerns = table_rows(text, "Findings by concern")
-    assert concerns[0] == [" concern ", " critical ", " high ", " medium ", " low ", " info ", " baselined "]
-    assert [r[0].strip() for r in concerns[2:]] == ["privacy", "confidentiality", "awareness", "security"]
-    assert concerns[2][1].strip() == "1" and concerns[3][-1].strip() == "1"  # baselined CONF-002
-    variants = table_rows(text, "Consent variants")[2:]
-    assert [r[1].strip() for r in variants] == ["`unset`", "`unset-2`", "`denied`", "`dnt`"]
-    assert variants[2][2].strip() == "yes (2)" and variants[3][2].strip() == "no"
+    answers = table_rows(text, "The four questions")
+    assert [r[0].strip() for r in answers[2:]] == ["privacy", "confidentiality", "awareness", "security"]
+    assert answers[2][2].strip() == "**yes**" and answers[2][3].strip().startswith("PRIV-001 Known personal data sent")
+    assert answers[3][2].strip() == "no" and "1 baselined" in answers[3][3]  # CONF-002 baselined
+    grid = table_rows(text, "Consent grid: `polite-tool`")
+    assert [c.strip() for c in grid[0]] == ["variant", "`telemetry.polite-tool.example`", "`cdn.polite-tool.example`",
+                                            "1 other host", "notice", "consent rules"]  # functional, folded
+    assert [r[0].strip() for r in grid[2:]] == ["`unset`", "`unset-2`", "`denied`", "`dnt`"]
+    assert grid[2][1].strip() == "**sent ×2**" and grid[4][1].strip() == "after notice ×1"
+    assert grid[4][-1].strip() == "CONSENT-001" and grid[5][1].strip() == "—"
     findings = table_rows(text, "Findings")[2:]
     assert findings[0][0].strip() == "critical (baselined)" and findings[1][0].strip() == "critical **fails**"
-    priv = next(r for r in findings if r[1].strip() == "PRIV-001")  # one row for a finding seen in 3 runs
-    assert priv[3].strip() == "`polite-tool: unset, unset-2, dnt`"
-    assert [r[1].strip() for r in findings].count("PRIV-001") == 1
-    assert variants[3][6].strip() == "1 critical"  # dnt counts the grouped PRIV-001 it was seen in
-    assert "- `polite-tool/unset` (`tun`: `tcp, udp, dns, http`): QUIC payloads are not decrypted" in text
+    endpoints = table_rows(text, "Endpoints")
+    assert [c.strip() for c in endpoints[0]][-3:] == ["HTTP requests", "DNS lookups", "other flows"]
+    assert "All runs: tun capture of tcp, udp, dns, http: QUIC payloads are not decrypted" in text
+    assert "`install` 0 (1.0 s), `first-use` 0 (2.0 s)" in text
+
+
+def test_grouped_findings_list_their_runs(build, tmp_path):
+    f = build.finding("PRIV-001", "unset", variants=("unset", "unset-2", "dnt"))
+    text = render(build.audit(findings=(f,)), tmp_path)
+    [row] = table_rows(text, "Findings")[2:]
+    assert row[5].strip() == "`unset, unset-2, dnt`"
 
 
 def test_incomplete_lists_problems(incomplete_audit, tmp_path):
     text = render(incomplete_audit, tmp_path)
     assert "### Problems" in text
     assert "- `polite-tool/denied: sandbox could not start: tun device unavailable`" in text
-    assert "unknown (capture incomplete)" in text and "`timeout`" in text and "**no**" in text
+    assert "`denied` (incomplete)" in text and "| unknown |" in text and "`timeout`" in text and "**no**" in text
 
 
 def test_long_tables_are_capped(build, tmp_path):
@@ -75,7 +85,7 @@ def test_hostile_strings_stay_inert(hostile_audit, tmp_path):
     assert not re.search(r"(?<!\\)!(?<!\\)\[", bare) and "](" not in bare.replace("\\](", "")
     assert "\x00" not in text and "\u202e" not in text and "\udcff" not in text
     # Every table row keeps its column count: no pipe or newline escaped its cell.
-    for heading in ("Findings", "Consent variants", "Endpoints"):
+    for heading in ("Findings", "Consent grid: `polite-tool`", "Endpoints"):
         rows = table_rows(text, heading)
         assert len({len(r) for r in rows}) == 1, heading
     assert len(text) < 20000  # the 20000-character value was clipped
