@@ -32,7 +32,7 @@ class RecordError(ValueError):
     """The file is not a sequence of whole tnetstring records at this offset."""
 
 
-def _record_end(fo, offset: int) -> int:
+def record_end(fo, offset: int) -> int:
     """The offset just after the record that starts at offset."""
     fo.seek(offset)
     head = fo.read(_HEADER_MAX)
@@ -49,7 +49,7 @@ def split(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
     with open(path, "rb") as fo:
         start = pos = 0
         while pos < size:
-            pos = _record_end(fo, pos)
+            pos = record_end(fo, pos)
             if pos > size:
                 raise RecordError(f"the record ending at byte {pos} is cut off at {size}")
             if pos - start >= chunk_bytes:
@@ -66,7 +66,7 @@ def records(path: Path, start: int = 0, end: int | None = None) -> Iterator[byte
         end = os.path.getsize(path) if end is None else end
         pos = start
         while pos < end:
-            stop = _record_end(fo, pos)
+            stop = record_end(fo, pos)
             fo.seek(pos)
             data = fo.read(stop - pos)
             if len(data) != stop - pos or stop > end:

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .safetext import clip, printable
+from . import mitmfile
 from .runner import RunPlan
 from .scenario import Step
 from .variants import consent_for
@@ -35,8 +36,8 @@ TICK = 0.25
 class FlowCounter:
     """Counts the flows in a growing flows.mitm without decoding them.
 
-    mitmproxy writes each flow as one tnetstring, `<length>:<payload><type>`, so the records can be
-    walked by their length prefixes alone; a record still being written is counted next time.
+    Each flow is one tnetstring record, so mitmfile.record_end walks them by their length
+    prefixes alone; a record still being written is counted next time.
     """
 
     def __init__(self, path: Path):
@@ -50,12 +51,10 @@ class FlowCounter:
         with fo:
             size = fo.seek(0, 2)
             while self.offset < size:
-                fo.seek(self.offset)
-                head = fo.read(12)
-                digits, colon, _ = head.partition(b":")
-                if not colon or not digits.isdigit():
-                    break  # incomplete header, or not a flow file: stop counting, never guess
-                end = self.offset + len(digits) + 1 + int(digits) + 1
+                try:
+                    end = mitmfile.record_end(fo, self.offset)
+                except mitmfile.RecordError:
+                    break  # not a flow file (or damaged here): stop counting, never guess
                 if end > size:
                     break
                 self.offset, self.count = end, self.count + 1
