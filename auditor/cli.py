@@ -202,6 +202,9 @@ def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture:
     mode, why = select_mode(capture)
     if out is None:
         out = _default_out(loaded[0].name if len(loaded) == 1 else default_name)
+    # Steps and capture helpers run in other working directories: a relative --out would point
+    # somewhere else for them (strace's witness file, for one).
+    out = out.absolute()
     out.mkdir(parents=True, exist_ok=True)
     ident = pipeline.new_identity(seed)
     plans = pipeline.shard(pipeline.plan(loaded, names, ident), shard)
