@@ -254,3 +254,17 @@ def test_init_out(tmp_path):
     (tmp_path / "file").write_text("")
     r = cli("init", "my-tool", "--out", tmp_path / "file" / "x.yaml")  # a file where a folder should be
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_shell_completion_offers_commands_and_choices():
+    env = {**__import__("os").environ, "_EGRESS_AUDIT_COMPLETE": "complete_bash"}
+
+    def complete(words: str, cword: int) -> list[str]:
+        r = subprocess.run(CLI, capture_output=True, text=True, timeout=120,
+                           env={**env, "COMP_WORDS": words, "COMP_CWORD": str(cword)})
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert complete("egress-audit ru", 1) == ["run"]
+    assert complete("egress-audit run a.yaml --capture ", 4) == ["auto", "tun", "proxy"]
+    assert "critical" in complete("egress-audit report d --fail-on ", 4)
