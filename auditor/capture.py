@@ -25,6 +25,7 @@ from mitmproxy.proxy import layer as mlayer
 from mitmproxy.proxy import layers, server_hooks
 from mitmproxy.proxy.layers.tls import parse_client_hello
 
+from . import outfiles
 from .policy import is_allowed
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,10 @@ class Recorder:
     def configure(self, updated) -> None:
         if "egress_dir" in updated and ctx.options.egress_dir:
             d = Path(ctx.options.egress_dir)
-            d.mkdir(parents=True, exist_ok=True)
-            self._file = open(d / "flows.mitm", "ab")
+            d.mkdir(mode=outfiles.DIR_MODE, parents=True, exist_ok=True)
+            self._file = outfiles.open_append(d / "flows.mitm", binary=True)
             self._writer = io.FlowWriter(self._file)
-            self._events = open(d / "events.jsonl", "a", encoding="utf-8")
+            self._events = outfiles.open_append(d / "events.jsonl")
 
     @property
     def allow(self) -> Sequence[str]:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from . import outfiles, yamlsafe
 from .errors import UsageError
 from .findings import RULES, SEVERITIES, Finding
 
@@ -143,7 +144,7 @@ def load_policy(path: str | Path | None) -> Policy:
     if not path:
         return Policy()
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = yamlsafe.load(Path(path).read_text(encoding="utf-8"), str(path)) or {}
     except (OSError, yaml.YAMLError) as e:
         raise UsageError(f"{path}: cannot read policy: {e}") from None
     if not isinstance(data, dict):
@@ -195,7 +196,7 @@ def write_baseline(findings: Iterable[Finding], path: Path) -> int:
            "findings": sorted(entries.values(), key=lambda e: (e["scenario"], e["rule"], e["host"],
                                                                e["location"], e["id"]))}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    outfiles.write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return len(entries)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import __version__, proctree
+from . import __version__, outfiles, proctree
 from .errors import CaptureError
 from .identity import Identity
 from .sandbox import Backend, SessionInfo
@@ -84,7 +84,7 @@ class OutputLog:
     """output.jsonl: one line per line of output, with time, stream and step."""
 
     def __init__(self, path: Path):
-        self._fo = open(path, "a", encoding="utf-8")
+        self._fo = outfiles.open_append(path)
         self._lock = threading.Lock()
 
     def write(self, stream: str, step: str, text: str) -> None:
@@ -280,8 +280,7 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
         sandbox_root: Path, events: RunEvents = NoEvents()) -> Path:
     """Execute one planned run; return its run directory. Raises CaptureError if capture died."""
     sc, variant = plan.scenario, plan.variant
-    run_dir = out / "runs" / sc.name / plan.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = outfiles.make_dirs(out, "runs", sc.name, plan.name)
     events.run_started(plan, run_dir)
     home = sandbox_root / "home" / plan.identity.username
     identity = plan.identity.with_home(str(home))
@@ -363,5 +362,5 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
         manifest["ended"] = time.time()
         manifest["exit_codes"] = [s["exit_code"] for s in steps_out]
         manifest["complete"] = not manifest["problems"]
-        (run_dir / "run.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        outfiles.write_text(run_dir / "run.json", json.dumps(manifest, indent=2) + "\n")
     return run_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .. import outfiles
 from ..audit import Audit
 from ..errors import UsageError
 from . import html, json_, junit, md, sarif
@@ -43,7 +44,7 @@ def render_all(audit: Audit, out: Path, formats: Iterable[str] = FORMATS) -> lis
         raise UsageError(f"unknown report format {', '.join(map(repr, unknown))}; "
                          f"choose from {','.join(FORMATS)}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    outfiles.make_dirs(out)
     written: list[Path] = []
     for name, render in RENDERERS.items():
         if name in wanted:

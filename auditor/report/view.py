@@ -6,11 +6,10 @@ in the SARIF, and "INCOMPLETE" means the same thing in every file.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import safetext
+from .. import outfiles, safetext
 from ..audit import Audit, Endpoint, RunSummary
 from ..findings import SEVERITIES, SEVERITY_RANK, Finding, run_key
 
@@ -269,14 +268,8 @@ def coverage(audit: Audit) -> tuple[str, list[tuple[str, str]]]:
 # --- files -----------------------------------------------------------------------------------
 
 def write_text(path: Path, text: str, errors: str = "strict") -> Path:
-    """Write via a temporary file and rename, so CI never uploads a half-written report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", errors=errors, newline="\n") as fo:
-            fo.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    """Write via a temporary file and rename, so CI never uploads a half-written report; 0600,
+    never through a planted link (outfiles)."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=outfiles.DIR_MODE, parents=True, exist_ok=True)
+    return outfiles.write_text(path, text, errors)
