@@ -11,10 +11,10 @@ import json
 import re
 from pathlib import Path
 
-from mitmproxy import io
+from mitmproxy import http
 from mitmproxy.addons.savehar import SaveHar
-from mitmproxy.exceptions import FlowReadException
 
+from .. import flowstore, outfiles
 from ..audit import Audit, RunSummary
 from ..errors import UsageError
 from . import view
@@ -24,31 +24,29 @@ SOURCE = "flows.mitm"
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
-def _read(path: Path) -> tuple[list, str]:
-    """The flows of a .mitm file, and why reading stopped early if it did.
-
-    A capture that crashed leaves a truncated file; the flows before the damage are still
-    evidence, so they are exported and the damage is noted in the HAR rather than raised.
-    """
-    flows: list = []
-    try:
-        with open(path, "rb") as fo:
-            for f in io.FlowReader(fo).stream():
-                flows.append(f)
-    except (FlowReadException, ValueError, OSError) as e:
-        return flows, f"{SOURCE} could not be read completely after {len(flows)} flows: {e}"
-    return flows, ""
-
-
 def har_of(run: RunSummary) -> dict | None:
     """The HAR document for one run, or None when it has no flows file to export."""
     if run.dir is None or not (Path(run.dir) / SOURCE).is_file():
         return None
-    flows, damage = _read(Path(run.dir) / SOURCE)
-    har = SaveHar().make_har(flows)
+    damage: list[str] = []
+    flows = list(flowstore.iter_flows(Path(run.dir) / SOURCE, damage))
+    exporter = SaveHar()
+    har = exporter.make_har([])
+    seen: set = set()
+    failed: list[str] = []
+    for f in flows:
+        if not isinstance(f, http.HTTPFlow):
+            continue
+        # mitmproxy's exporter parses the URL again (a "[" in a captured host name makes it
+        # raise): one flow it cannot export costs that entry, not the run's HAR.
+        try:
+            har["log"]["entries"].append(exporter.flow_entry(f, seen))
+        except Exception as e:
+            failed.append(f"{f.id} ({type(e).__name__}: {view.clip(e, 80)})")
     notes = [f"egress-auditor: {run.scenario}/{run.name}, HTTP flows only"]
-    if damage:
-        notes.append(damage)
+    notes += damage
+    if failed:
+        notes.append(f"{len(failed)} flow(s) not exportable to HAR, still in {SOURCE}: {', '.join(failed[:5])}")
     har["log"]["comment"] = "; ".join(notes)
     return har
 
@@ -71,6 +69,6 @@ def render(audit: Audit, out: Path) -> list[Path]:
                 continue
             # json's default ASCII escaping keeps undecodable body bytes (surrogates) valid JSON.
             text = json.dumps(har, indent=2) + "\n"
-            path = out / "runs" / _safe_part(run.scenario) / _safe_part(run.name) / FILENAME
-            written.append(view.write_text(path, text))
+            where = outfiles.make_dirs(out, "runs", _safe_part(run.scenario), _safe_part(run.name))
+            written.append(view.write_text(where / FILENAME, text))
     return written

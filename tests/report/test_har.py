@@ -68,7 +68,7 @@ def test_truncated_capture_keeps_the_flows_before_the_damage(build, tmp_path):
     (path,) = har.render(build.audit(runs=(build.run("unset", dir=src.parent),)), tmp_path / "out")
     log = json.loads(path.read_text())["log"]
     assert [e["request"]["url"] for e in log["entries"]] == ["https://a.example/"]
-    assert "could not be read completely after 1 flows" in log["comment"]
+    assert "torn after 1 whole flow(s)" in log["comment"]
 
 
 def test_undecodable_body_stays_valid_json(build, tmp_path):
