@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from . import yamlsafe
 from .errors import UsageError
 
 # Which rule family a value belongs to when it is seen in traffic.
@@ -145,7 +146,7 @@ def read_real() -> dict[str, str]:
 def load_file(path: str | Path) -> Identity:
     """An identity file for `analyze --identity` (YAML mapping with SPEC §5 keys)."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yamlsafe.load(Path(path).read_text(encoding="utf-8"), str(path))
     except (OSError, yaml.YAMLError) as e:
         raise UsageError(f"{path}: cannot read identity file: {e}") from None
     if not isinstance(data, dict):

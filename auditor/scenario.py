@@ -6,6 +6,7 @@ name the file, the line and the dotted key path (``steps[1].timeout``).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import Any, Callable
 
 import yaml
 
+from . import yamlsafe
 from .errors import ScenarioError
 
-NAME_RE = re.compile(r"^[a-z0-9._-]+$")
+NAME_RE = re.compile(r"^(?!\.{1,2}$)[a-z0-9._-]{1,100}$")  # names a directory: never "." or ".."
 VARIANT_NAMES = ("unset", "denied", "dnt", "granted", "ci", "tty", "untrusted-ca")
 DEFAULT_TIMEOUT = 120.0
 
@@ -138,6 +140,8 @@ def _int(ctx: _Ctx, node: yaml.Node, key: str) -> int:
 
 def _positive(ctx: _Ctx, node: yaml.Node, key: str) -> float:
     value = _scalar(ctx, node, key, ("int", "float"), "a number of seconds")
+    if not math.isfinite(value):  # .nan compares false with everything; .inf never ends
+        raise ctx.fail(node, key, f"must be a finite number of seconds, got {value}")
     if value <= 0:
         raise ctx.fail(node, key, f"must be greater than 0, got {value}")
     return float(value)
@@ -313,14 +317,7 @@ def load(path: str | Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(shown, None, "", f"cannot read scenario: {e}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        raise ScenarioError(shown, line, "", f"YAML syntax error: {e.problem or e.context}") from None
-    except yaml.YAMLError as e:
-        raise ScenarioError(shown, None, "", f"YAML error: {e}") from None
+    root = yamlsafe.compose(text, shown)
     if root is None:
         raise ScenarioError(shown, None, "", "the file is empty")
     ctx = _Ctx(shown)
@@ -329,7 +326,7 @@ def load(path: str | Path) -> Scenario:
         raise ctx.fail(_find(root, "schema_version"), "schema_version",
                        f"unsupported version {m['schema_version']} (this egress-audit reads 1)")
     if not NAME_RE.fullmatch(m["name"]):
-        raise ctx.fail(_find(root, "name"), "name", "use only a-z, 0-9, '.', '_' and '-'")
+        raise ctx.fail(_find(root, "name"), "name", "use only a-z, 0-9, '.', '_' and '-' (at most 100, not '.' or '..')")
     if not m["steps"]:
         raise ctx.fail(_find(root, "steps"), "steps", "at least one step is required")
     consent = m.get("consent", {})

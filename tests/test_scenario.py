@@ -122,3 +122,29 @@ def test_bundled_scenarios_are_valid():
     assert files
     for f in files:
         scenario.load(f)
+
+
+# ---- hostile scenario files (issue 8): one line naming file, line and key, never a traceback ----
+
+@pytest.mark.parametrize("name", [".", "..", "a" * 101, "a/b"])
+def test_name_that_is_not_a_plain_directory_name(tmp_path, name):
+    path = write(tmp_path, f'schema_version: 1\nname: "{name}"\nsteps: [{{run: a}}]\n')
+    with pytest.raises(ScenarioError) as e:
+        scenario.load(path)
+    assert str(e.value).startswith(f"{path}:2: name: ")
+
+
+@pytest.mark.parametrize("value", [".nan", ".NaN", ".inf", "-.inf"])
+def test_timeout_must_be_finite(tmp_path, value):
+    path = write(tmp_path, f"schema_version: 1\nname: x\nsteps:\n  - run: a\n    timeout: {value}\n")
+    with pytest.raises(ScenarioError) as e:
+        scenario.load(path)
+    assert str(e.value).startswith(f"{path}:5: steps[0].timeout: ")
+
+
+@pytest.mark.parametrize("depth", [40, 5000, 200_000])
+def test_deep_nesting_is_one_line_with_its_line_number(tmp_path, depth):
+    path = write(tmp_path, "schema_version: 1\nname: x\nsteps: [{run: a}]\nfiles:\n  a: " + "[" * depth + "]" * depth + "\n")
+    with pytest.raises(ScenarioError) as e:
+        scenario.load(path)
+    assert str(e.value).startswith(f"{path}:5: nested deeper than 32 levels")
