@@ -14,9 +14,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .decode import Layer, Limits, join_path, scanned
+from .decode import Budget, Ctx, Layer, Limits, join_path, scanned
 from .decode.jsondoc import segment
-from .detect import Matcher, dedupe, layer_evidence, locators
+from .detect import Matcher, dedupe, gather, locators
 from .findings import Evidence
 from .flowstore import Exchange
 
@@ -62,6 +62,9 @@ class Inspection:
     raw_keys: set[str] = field(default_factory=set)  # every object key and field name
     docs: list[Doc] = field(default_factory=list)
     truncated: bool = False  # MAX_FIELDS or MAX_DOCS reached
+    # Decoding or detection limits reached (decode.Ctx.limited): part of the exchange was not
+    # inspected, which the analysis reports (SEC-004) and which makes the run incomplete.
+    uninspected: list[str] = field(default_factory=list)
 
     @property
     def keys(self) -> set[str]:
@@ -70,15 +73,23 @@ class Inspection:
 
 
 def inspect(ex: Exchange, matcher: Matcher | None, notes: list[str] | None = None,
-            limits: Limits = Limits(), structure: bool = True) -> Inspection:
-    """Decode every layer of what the client sent once; detectors and structure from that walk."""
+            limits: Limits = Limits(), structure: bool = True, budget: Budget | None = None) -> Inspection:
+    """Decode every layer of what the client sent once; detectors and structure from that walk.
+    `budget`: what the run may still spend (charged with what this exchange spent)."""
     found: list[Evidence] = []
     out = Inspection(found)
-    for layer, located in scanned(ex, limits, notes, locators()):
-        layer_evidence(layer, matcher, located, found)
-        if structure:
-            _structure(layer, out)
+    ctx = Ctx(limits, notes if notes is not None else [], budget=budget)
+    try:
+        for layer, located in scanned(ex, limits, notes, locators(), ctx=ctx):
+            more = gather(layer, matcher, located, found, ctx)
+            if structure:
+                _structure(layer, out)
+            if not more:
+                break
+    finally:
+        ctx.settle()
     out.evidence = dedupe(found)
+    out.uninspected = list(ctx.limited)
     return out
 
 

@@ -65,8 +65,9 @@ def inflate(layer: Layer, codec: str, ctx: Ctx) -> Layer:
     if not out and layer.data:
         raise ValueError(f"{codec}: no output")
     if len(out) > cap:
-        ctx.note(f"{layer.location}: {codec} output cut at {cap} bytes (limits max_ratio "
-                 f"{ctx.limits.max_ratio}, max_layer_bytes {ctx.limits.max_layer_bytes})")
+        ctx.limit(f"{layer.location}: {codec} output cut at {cap} bytes (limits max_ratio "
+                  f"{ctx.limits.max_ratio}, max_layer_bytes {ctx.limits.max_layer_bytes}, max_exchange_bytes "
+                  f"{ctx.limits.max_exchange_bytes})")
         out = out[:cap]
     return child(layer, out, "gzip" if codec == "x-gzip" else codec)
 

@@ -6,7 +6,7 @@ sinkhole or the server said, not what left the machine.
 from __future__ import annotations
 
 from typing import Iterator
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from ..flowstore import Exchange
 from . import Layer, Meta
@@ -22,7 +22,10 @@ def _b(text: str) -> bytes:
 
 
 def split_pairs(text: str, sep: str) -> Iterator[tuple[str, bytes]]:
-    """name=value pairs with percent-decoding; a bare token is a value with no name."""
+    """name=value pairs with percent-decoding; a bare token is a value with no name.
+
+    Works on the bytes behind text: a header value holds undecodable bytes as lone surrogates
+    (surrogateescape), which str-based unquoting would have to encode and would raise on."""
     for pair in text.split(sep):
         pair = pair.strip()
         if not pair:
@@ -30,7 +33,9 @@ def split_pairs(text: str, sep: str) -> Iterator[tuple[str, bytes]]:
         name, eq, value = pair.partition("=")
         if not eq:
             name, value = "", name
-        yield unquote(name.replace("+", " ")), unquote_to_bytes(value.replace("+", " "))
+        # Names become locations (reports, fingerprints): valid text, undecodable bytes as U+FFFD.
+        yield (unquote_to_bytes(_b(name.replace("+", " "))).decode("utf-8", "replace"),
+               unquote_to_bytes(_b(value.replace("+", " "))))
 
 
 def _http(ex: Exchange) -> Iterator[tuple[Layer, Meta]]:

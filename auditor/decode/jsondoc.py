@@ -71,19 +71,31 @@ def _segment_of(token: bytes) -> str:
 _short_key = functools.lru_cache(maxsize=1024)(_segment_of)
 
 
+MAX_KEY = 200  # characters of one key shown in a path; a key may be megabytes long
+MAX_PATH_DEPTH = 48  # segments shown in a path; a document may nest a million levels deep
+
+
 def segment(key: str) -> str:
     """One step of a JSON path for an object key: ".name" or '["odd key"]'."""
+    if len(key) > MAX_KEY:
+        key = f"{key[:MAX_KEY]}…(+{len(key) - MAX_KEY} chars)"
     return f".{key}" if _SIMPLE_KEY.match(key) else f"[{json.dumps(key)}]"
 
 
+def _frame_segment(frame: list) -> str:
+    if frame[0] is _ARRAY:
+        return f"[{frame[1]}]"
+    return _key(frame[1]) if frame[1] is not None else ""
+
+
 def _path(stack: list) -> str:
-    out = ["$"]
-    for frame in stack:
-        if frame[0] is _ARRAY:
-            out.append(f"[{frame[1]}]")
-        elif frame[1] is not None:
-            out.append(_key(frame[1]))
-    return "".join(out)
+    # Bounded: the outermost and innermost levels, and how many were left out between them.
+    if len(stack) > MAX_PATH_DEPTH:
+        half = MAX_PATH_DEPTH // 2
+        hidden = len(stack) - 2 * half
+        return "$" + "".join(map(_frame_segment, stack[:half])) + f"…({hidden} levels)…" + \
+            "".join(map(_frame_segment, stack[-half:]))
+    return "$" + "".join(map(_frame_segment, stack))
 
 
 _OBJECT, _ARRAY = "{", "["
@@ -159,3 +171,4 @@ def paths_at(layer: Layer, offsets: list[int]) -> list[str]:
         inner = _paths_in_doc(data, line_start, line_end, [off])[0]
         result[i] = f"$[{line_no}]{inner[1:]}"
     return result
+

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgpack
 
-from . import Child, Ctx, Layer, Meta, child
-from .sniff import dumps, is_text, render
+from . import Child, Ctx, Layer, Meta, child, join_path
+from .sniff import MAX_NESTING, dumps, is_text, render
 
 _CONTAINER_START = frozenset(range(0x80, 0xA0)) | {0xDC, 0xDD, 0xDE, 0xDF}
 
@@ -46,7 +46,11 @@ class MsgPack:
         if not isinstance(tree, (dict, list)) or not _has_string(tree):
             raise ValueError("msgpack without strings")
         binaries: list[tuple[str, bytes]] = []
-        doc = dumps(render(tree, binaries))
+        too_deep: list[str] = []
+        doc = dumps(render(tree, binaries, too_deep=too_deep))
+        for where in too_deep[:1]:
+            ctx.limit(f"{layer.part}:{join_path(layer.path, where)}: msgpack nested deeper than {MAX_NESTING} "
+                      "levels, not decoded (limit sniff.MAX_NESTING)")
         kids: list[Child] = [(Layer(doc, layer.part, layer.path, layer.chain + ("msgpack",), "json"), Meta())]
         kids += [(child(layer, data, "msgpack", path), Meta()) for path, data in binaries]
         return kids

@@ -112,7 +112,10 @@ class Protobuf:
         if not tree or (not labelled and not _has_text(tree)):
             raise ValueError("no protobuf text fields")
         binaries: list[tuple[str, bytes]] = []
-        doc = dumps(render(_flatten(tree), binaries))
+        too_deep: list[str] = []
+        doc = dumps(render(_flatten(tree), binaries, too_deep=too_deep))
+        for where in too_deep[:1]:  # parse() nests 16 deep at most: a guard, not a path taken
+            ctx.limit(f"{layer.location}: protobuf nested too deeply at {where}, not decoded")
         kids: list[Child] = [(Layer(doc, layer.part, layer.path, layer.chain + ("protobuf",), "json"), Meta())]
         kids += [(child(layer, data, "protobuf", path), Meta()) for path, data in binaries]
         return kids

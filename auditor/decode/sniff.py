@@ -32,26 +32,49 @@ class Binary:
         self.data = data
 
 
-def render(tree, binaries: list[tuple[str, bytes]], path: str = "$"):
+MAX_NESTING = 100  # levels of a decoded tree rendered; json.dumps recurses, and so would a walk
+
+
+def render(tree, binaries: list[tuple[str, bytes]], path: str = "$", too_deep: list[str] | None = None):
     """A JSON-serialisable copy of tree; bytes become str when text, else are collected with their
-    path (and shown as a placeholder) so compressed or nested binary fields are decoded too."""
-    if isinstance(tree, (bytes, bytearray)):
-        if is_text(bytes(tree)):
-            return bytes(tree).decode("utf-8")
-        binaries.append((path, bytes(tree)))
-        return f"<{len(tree)} bytes>"
-    if isinstance(tree, dict):
-        out = {}
-        for k, v in tree.items():
-            key = k.decode("utf-8", "replace") if isinstance(k, (bytes, bytearray)) else str(k)
-            sub = path + segment(key)
-            out[key] = render(v, binaries, sub)
-        return out
-    if isinstance(tree, (list, tuple)):
-        return [render(v, binaries, f"{path}[{i}]") for i, v in enumerate(tree)]
-    if isinstance(tree, (str, int, float, bool)) or tree is None:
-        return tree
-    return repr(tree)
+    path (and shown as a placeholder) so compressed or nested binary fields are decoded too.
+
+    Iterative (msgpack nests up to 1024 levels, more than Python's recursion limit); subtrees
+    below MAX_NESTING levels are replaced by a placeholder and their paths appended to too_deep."""
+    root: list = [None]
+    # (value, container to fill, key or index in it, path, depth)
+    todo: list = [(tree, root, 0, path, 0)]
+    while todo:
+        value, into, slot, where, depth = todo.pop()
+        if isinstance(value, (bytes, bytearray)):
+            data = bytes(value)
+            if is_text(data):
+                into[slot] = data.decode("utf-8")
+            else:
+                binaries.append((where, data))
+                into[slot] = f"<{len(data)} bytes>"
+        elif isinstance(value, (dict, list, tuple)) and depth >= MAX_NESTING:
+            if too_deep is not None:
+                too_deep.append(where)
+            into[slot] = f"<nested deeper than {MAX_NESTING} levels>"
+        elif isinstance(value, dict):
+            out: dict = {}
+            into[slot] = out
+            items = []
+            for k, v in value.items():
+                key = k.decode("utf-8", "replace") if isinstance(k, (bytes, bytearray)) else str(k)
+                out[key] = None  # keeps the document's key order
+                items.append((v, out, key, where + segment(key), depth + 1))
+            todo += reversed(items)
+        elif isinstance(value, (list, tuple)):
+            lst = [None] * len(value)
+            into[slot] = lst
+            todo += [(v, lst, i, f"{where}[{i}]", depth + 1) for i, v in reversed(list(enumerate(value)))]
+        elif isinstance(value, (str, int, float, bool)) or value is None:
+            into[slot] = value
+        else:
+            into[slot] = repr(value)
+    return root[0]
 
 
 def dumps(tree) -> bytes:

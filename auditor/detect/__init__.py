@@ -15,14 +15,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import Iterator, Protocol
 
-from ..decode import Layer, Limits, embedded, jsondoc, join_path, scanned
+from ..decode import Ctx, Layer, Limits, embedded, jsondoc, join_path, scanned
 from ..decode.multiscan import Pattern, PatternSet
 from ..findings import Evidence, digest, redact
 from ..flowstore import Exchange
 from ..identity import category
 from .canary import CanaryHit, Matcher
 
-__all__ = ["Matcher", "scan", "scan_layer", "Hit", "HEURISTICS", "CATEGORIES", "locators", "layer_evidence",
+__all__ = ["Matcher", "scan", "scan_layer", "Hit", "HEURISTICS", "CATEGORIES", "locators", "layer_evidence", "gather",
            "dedupe"]
 CATEGORIES = ("personal", "confidential", "credential")
 
@@ -167,8 +167,9 @@ def _inside(start: int, end: int, spans) -> bool:
 
 
 def layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[int, int, int]],
-                    out: list[Evidence]) -> None:
-    """Evidence of one layer, given what its heuristic locators found, appended to out."""
+                   out: list[Evidence], room: int = 1 << 30) -> bool:
+    """Evidence of one layer, given what its heuristic locators found, appended to out: at most
+    `room` items; False when more were found than that (the rest is not reported)."""
     data = layer.data
     canary: list[CanaryHit] = matcher.find(data) if matcher is not None else []
     decoded = layer.decoded
@@ -181,7 +182,11 @@ def layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[in
         spans = [(c.start, c.end) for c in canary] + list(decoded)
         heur = [h for h in heur if not _inside(h.start, h.end, spans)]
     if not canary and not heur:
-        return
+        return True
+    complete = len(canary) + len(heur) <= room
+    if not complete:  # before the path mapping: its cost grows with the number of hits
+        canary = canary[:room]
+        heur = heur[:max(0, room - len(canary))]
     starts = [c.start for c in canary] + [h.start for h in heur]
     paths = jsondoc.paths_at(layer, starts) if layer.fmt else [""] * len(starts)
     chain = layer.chain
@@ -197,6 +202,7 @@ def layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[in
             detector="heuristic", match=h.match,
             location=_location(layer, path), layers=chain, form="plain", excerpt=redact(_text(matched)),
             value_digest=digest(h.value or matched), confidence=h.confidence, category=h.category))
+    return complete
 
 
 def _within(inner: str, outer: str) -> bool:
@@ -223,10 +229,47 @@ def dedupe(evidence: list[Evidence]) -> list[Evidence]:
     return out
 
 
+_SLOT = re.compile(r"\[\d+\]")
+
+
+def gather(layer: Layer, matcher: Matcher | None, located: list[tuple[int, int, int]],
+           found: list[Evidence], ctx: Ctx) -> bool:
+    """layer_evidence within the exchange's (and the run's) caps. A fact seen again in another
+    array slot (the user name in each of 500 batched events) is one fact, kept once; max_hits
+    bounds the raw hits, max_evidence the distinct facts. False once a cap is reached: the walk
+    must stop, and ctx records that the rest was not inspected."""
+    lim = ctx.limits
+    cap = lim.max_evidence
+    if ctx.budget is not None:
+        cap = min(cap, max(0, ctx.budget.evidence_left))
+    before = len(found)
+    complete = layer_evidence(layer, matcher, located, found, lim.max_hits - ctx.hits)
+    ctx.hits += len(found) - before
+    new = found[before:]
+    del found[before:]
+    for ev in new:
+        key = (ev.detector, ev.match, ev.form, ev.value_digest, _SLOT.sub("[*]", ev.location))
+        if key not in ctx.facts:
+            ctx.facts.add(key)
+            found.append(ev)
+    ctx.evidence = len(found)
+    if complete and len(found) < cap:
+        return True
+    which = "max_hits" if not complete else "max_evidence, or the run's budget"
+    ctx.stop(f"{layer.location}: detection stopped after {ctx.hits} hits, {len(found)} distinct ({which}); "
+             "the rest of this exchange was not inspected")
+    del found[cap:]
+    return False
+
+
 def scan(ex: Exchange, matcher: Matcher | None, notes: list[str] | None = None,
-         limits: Limits = Limits()) -> list[Evidence]:
-    """Decode every layer of what the client sent and run every detector on it."""
+         limits: Limits = Limits(), ctx: Ctx | None = None) -> list[Evidence]:
+    """Decode every layer of what the client sent and run every detector on it. With a `ctx`
+    (and its run Budget), the caller learns which limits left part of the exchange uninspected."""
+    if ctx is None:
+        ctx = Ctx(limits, notes if notes is not None else [])
     found: list[Evidence] = []
-    for layer, located in scanned(ex, limits, notes, _locators()):
-        layer_evidence(layer, matcher, located, found)
+    for layer, located in scanned(ex, ctx.limits, notes, _locators(), ctx=ctx):
+        if not gather(layer, matcher, located, found, ctx):
+            break
     return dedupe(found)
