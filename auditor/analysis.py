@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import defaultdict
@@ -10,15 +11,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from . import __version__, detect, flowstore, inspection
+from . import __version__, detect, flowstore, inspection, outfiles
 from .audit import Audit, Contact, Endpoint, RunSummary, StepSpan
 from .catalog import classify, event_keys
+from .decode import Budget
 from .errors import UsageError
-from .findings import SEVERITY_RANK, Finding, group, looks_like_id as _looks_like_id, mask_in
+from .findings import SEVERITY_RANK, Finding, group, looks_like_id as _looks_like_id
 from .identity import Identity
 from .policy import Policy, apply_baseline, apply_policy
+from .redaction import Redactor
 from .rules import (ExchangeFacts, RunFacts, consent_rules, egress_rules, evidence_rules,
-                    identifier_rules, security_rules)
+                    identifier_rules, security_rules, unanalysed_rules)
+from .safetext import clip
 
 # Heuristic notice when the scenario documents none: words a telemetry notice uses.
 NOTICE_HEURISTIC = re.compile(r"(?i)(telemetry|usage (data|statistics)|analytics|anonymous(ly)? "
@@ -34,14 +38,20 @@ def find_run_dirs(path: Path) -> list[Path]:
     return dirs
 
 
+def _manifest(d: Path) -> dict:
+    with outfiles.open_read(d / "run.json") as fo:
+        return json.loads(fo.read().decode("utf-8"))
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     out = []
     try:
-        with open(path, encoding="utf-8") as fo:
+        # Never through a link, never a FIFO: a run directory is written next to the program.
+        with io.TextIOWrapper(outfiles.open_read(path), encoding="utf-8", errors="replace") as fo:
             for line in fo:
                 try:
                     out.append(json.loads(line))
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue  # a line torn by a killed writer
     except OSError:
         pass
@@ -65,21 +75,43 @@ def _identifiers(ex: flowstore.Exchange, fields, matched: set[str]) -> dict[str,
     return found
 
 
-def _exchange_facts(ex: flowstore.Exchange, matcher, declared, allowed, notes, want_ids) -> ExchangeFacts:
-    seen = inspection.inspect(ex, matcher, notes)
+def _exchange_facts(ex: flowstore.Exchange, matcher, declared, allowed, notes, want_ids,
+                    budget: Budget | None = None) -> ExchangeFacts:
+    seen = inspection.inspect(ex, matcher, notes, budget=budget)
     cls, reason = classify(ex.host, ex.path, declared, allowed, event_keys(seen.keys))
     ids = {}
     if want_ids and cls != "functional":
         ids = _identifiers(ex, seen.fields, {e.location for e in seen.evidence})
-    return ExchangeFacts(ex, cls, reason, seen.evidence, ids)
+    return ExchangeFacts(ex, cls, reason, seen.evidence, ids, uninspected=tuple(seen.uninspected))
 
 
-def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> tuple[RunFacts, RunSummary]:
+def _isolated_facts(ex: flowstore.Exchange, *args, budget: Budget) -> ExchangeFacts:
+    """One exchange's facts in isolation: whatever its bytes do to the analysis (a decoder bug,
+    nesting past a limit, memory) costs that exchange, which is reported as not inspected (SEC-004,
+    run incomplete), never the report."""
+    try:
+        return _exchange_facts(ex, *args, budget=budget)
+    except Exception as e:
+        return ExchangeFacts(ex, "unknown", "", [], uninspected=(
+            f"the analysis of this exchange failed ({type(e).__name__}: {clip(e, 160)})",))
+
+
+def _uninspected_problem(facts: list[ExchangeFacts]) -> tuple[str, ...]:
+    limited = [x for x in facts if x.uninspected]
+    if not limited:
+        return ()
+    return (f"{len(limited)} exchange(s) not fully inspected, reported as SEC-004 (first: "
+            f"{limited[0].ex.host}: {limited[0].uninspected[0]})",)
+
+
+def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes,
+               read_problems: tuple[str, ...] = ()) -> tuple[RunFacts, RunSummary]:
     expect = manifest.get("expect", {})
     declared = tuple(expect.get("telemetry") or ())
     allowed = tuple(manifest.get("allow") or ())
     want_ids = manifest.get("variant") == "unset"
-    facts = [_exchange_facts(ex, matcher, declared, allowed, notes, want_ids) for ex in exchanges]
+    budget = Budget()
+    facts = [_isolated_facts(ex, matcher, declared, allowed, notes, want_ids, budget=budget) for ex in exchanges]
     cached = sum(1 for ex in exchanges if (ex.meta.get("egress.cache") or {}).get("status") == "hit")
     if cached:  # the program got the same bytes; only the registry did not see these downloads
         notes.append(f"{manifest['scenario']}/{manifest['run']}: {cached} download(s) of immutable package "
@@ -95,7 +127,7 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> tuple[RunF
         events=_read_jsonl(d / "events.jsonl"), notice_time=notice_time,
         notice_source="expect.notice" if pattern else "heuristic",
         has_denied=bool(manifest.get("consent", {}).get("denied")), capture=manifest.get("capture", "?"))
-    problems = tuple(manifest.get("problems", ()))
+    problems = tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(facts)
     summary = RunSummary(
         scenario=rf.scenario, name=rf.run, variant=rf.variant, capture=rf.capture,
         coverage=tuple(manifest.get("coverage", ())), coverage_note=manifest.get("coverage_note", ""),
@@ -206,34 +238,37 @@ def _stable(f: Finding, canon: Callable[[str], str], step: str) -> Finding:
     return f.with_(id="", **changes)
 
 
-def _masked(f: Finding, secrets: tuple[str, ...]) -> Finding:
-    """URLs and details are built from captured text: mask every identity value in them."""
-    url, detail = f.url, f.detail
-    for value in secrets:
-        url, detail = mask_in(url, value), mask_in(detail, value)
-    return f if (url, detail) == (f.url, f.detail) else f.with_(url=url, detail=detail)
+def _redacted(findings: list[Finding], runs: list[RunFacts], red: Redactor) -> list[Finding]:
+    """URLs, details, hosts and locations are built from captured text: after the ids are made
+    (from stable, placeholder text), what is left of a detected value is masked by span
+    (redaction), each exchange's URL once, with what was found in that exchange."""
+    by_flow = {x.ex.id: x for r in runs for x in r.exchanges}
+    urls: dict[tuple[str, str], str] = {}
+    out = []
+    for f in findings:
+        x = by_flow.get(f.flow)
+        if x is not None and f.url:
+            key = (f.flow, f.url)
+            if key not in urls:
+                urls[key] = red.url(f.url, x.evidence, bool(x.uninspected))
+            out.append(red.finding(f, urls[key]))
+        else:
+            out.append(red.finding(f))
+    return out
 
 
-def _masked_contacts(s: RunSummary, canon: Callable[[str], str], secrets: tuple[str, ...]) -> RunSummary:
+def _masked_contacts(s: RunSummary, canon: Callable[[str], str], red: Redactor) -> RunSummary:
     """Contact hosts and labels are captured text too (a path can carry a user name): canary values
-    become `{key}`, as in endpoint names and findings, so the grid matches contacts to endpoints."""
-    def clean(text: str) -> str:
-        text = canon(text)
-        for value in secrets:
-            text = mask_in(text, value)
-        return text
-    contacts = tuple(replace(c, host=clean(c.host), label=clean(c.label)) for c in s.contacts)
+    become `{key}`, as in endpoint names and findings, so the grid matches contacts to endpoints;
+    what else is detected in them is masked (redaction)."""
+    contacts = tuple(replace(c, host=red.text(canon(c.host), host=True), label=red.text(canon(c.label)))
+                     for c in s.contacts)
     return s if contacts == s.contacts else replace(s, contacts=contacts)
-
-
-def _secrets(identities) -> tuple[str, ...]:
-    values = {v for ident in identities for v in ident.values().values() if len(v) >= 4}
-    return tuple(sorted(values, key=len, reverse=True))  # longest first: a path before its last part
 
 
 def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, baseline: frozenset[str],
           fail_on: str, capture: str, notes: list[str], problems: list[str], created: str | None = None,
-          out: Path | None = None, secrets: tuple[str, ...] = (),
+          out: Path | None = None, redactor: Redactor | None = None,
           canon: Callable[[str], str] | None = None,
           flow_steps: Mapping[tuple[str, str, str], str] | None = None) -> Audit:
     """Findings of every rule, made stable (canon: see placeholders) and grouped across runs;
@@ -242,32 +277,48 @@ def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, 
     flow_steps = flow_steps or {}
     findings: list[Finding] = []
     declared: dict[str, tuple[str, ...]] = {}
+    problems = list(problems)
+
+    def rules(where: str, *families):
+        # Rules read captured values too: one that raises costs its run, not the report.
+        for family in families:
+            try:
+                findings.extend(family())
+            except Exception as e:
+                problems.append(f"{where}: the rules failed on this run's facts ({type(e).__name__}: {clip(e, 160)})")
+
     for r in runs:
-        findings += consent_rules(r) + evidence_rules(r) + security_rules(r)
+        rules(f"{r.scenario}/{r.run}", lambda: consent_rules(r), lambda: evidence_rules(r),
+              lambda: security_rules(r), lambda: unanalysed_rules(r))
     by_scenario: dict[str, list[RunFacts]] = defaultdict(list)
     for r in runs:
         by_scenario[r.scenario].append(r)
     for name, rs in by_scenario.items():
-        findings += identifier_rules(rs)
+        rules(name, lambda: identifier_rules(rs))
     for s, d in ((s, s.dir) for s in summaries if s.dir):
-        m = json.loads((d / "run.json").read_text(encoding="utf-8"))
+        m = _manifest(d)
         exp = tuple((m.get("expect") or {}).get("telemetry") or ())
         declared[s.scenario] = tuple({*declared.get(s.scenario, ()), *exp, *m.get("allow", ())})
     findings += egress_rules(runs, declared)
     findings = [_stable(f, canon, flow_steps.get((f.scenario, f.variant, f.flow), "")) for f in findings]
-    findings = [_masked(f, secrets) for f in group(findings)]
-    summaries = [_masked_contacts(s, canon, secrets) for s in summaries]
+    red = redactor or Redactor()
+    findings = _redacted(group(findings), runs, red)
+    summaries = [_masked_contacts(s, canon, red) for s in summaries]
     findings = apply_baseline(apply_policy(findings, policy), baseline)
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule, f.scenario, f.variant, f.host,
                                  f.evidence.location if f.evidence else ""))
+    # Problems and notes quote captured text too (a location, a host, a damaged record).
+    summaries = [replace(s, problems=tuple(red.text(canon(p)) for p in s.problems)) for s in summaries]
     incomplete = [f"{s.scenario}/{s.name}: {p}" for s in summaries if not s.complete for p in s.problems
                   or ("run incomplete",)]
-    problems = problems + incomplete
+    problems = [red.text(canon(p)) for p in problems] + incomplete
+    notes = [red.text(canon(n)) for n in notes]
     return Audit(
         tool_version=__version__,
         created=created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         capture=capture, complete=not problems and bool(summaries), runs=tuple(summaries),
-        endpoints=_endpoints(runs, canon), findings=tuple(findings),
+        endpoints=tuple(replace(e, host=red.text(e.host, host=True)) for e in _endpoints(runs, canon)),
+        findings=tuple(findings),
         scenarios=tuple(dict.fromkeys(s.scenario for s in summaries)), fail_on=fail_on, out=out,
         problems=tuple(problems) + (() if summaries else ("no runs were captured",)),
         notes=tuple(dict.fromkeys(notes)))
@@ -295,22 +346,22 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
                      expected_runs: int | None = None) -> Audit:
     runs, summaries, notes, problems = [], [], [], []
     matchers: dict[str, detect.Matcher] = {}
-    identities: list[Identity] = []
     modes = set()
     flow_steps: dict[tuple[str, str, str], str] = {}
     for d in dirs:
         try:
-            manifest = json.loads((d / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+            manifest = _manifest(d)
+        except (OSError, ValueError, RecursionError) as e:
             raise UsageError(f"{d / 'run.json'}: cannot read run manifest: {e}") from None
         ident = identity or Identity.from_json(manifest.get("identity", {}))
         key = json.dumps(ident.to_json(), sort_keys=True)
         if key not in matchers:
             matchers[key] = detect.Matcher(ident)
-            identities.append(ident)
         flows = d / "flows.mitm"
-        exchanges = list(flowstore.read_mitm(flows, manifest["scenario"], manifest["run"])) if flows.exists() else []
-        rf, summary = _run_facts(d, manifest, exchanges, matchers[key], notes)
+        damage: list[str] = []  # a torn or unreadable capture: what was read is analysed, the run is incomplete
+        exchanges = list(flowstore.read_mitm(flows, manifest["scenario"], manifest["run"], damage)) \
+            if flows.exists() or flows.is_symlink() else []
+        rf, summary = _run_facts(d, manifest, exchanges, matchers[key], notes, tuple(damage))
         flow_steps.update(_flow_steps(manifest, exchanges))
         runs.append(rf)
         summaries.append(summary)
@@ -319,7 +370,7 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
         problems.append(f"only {len(summaries)} of {expected_runs} planned runs produced a run directory")
     capture = modes.pop() if len(modes) == 1 else ("mixed" if modes else "none")
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture=capture,
-                 notes=notes, problems=problems, out=out, secrets=_secrets(identities),
+                 notes=notes, problems=problems, out=out, redactor=Redactor(matchers=matchers.values()),
                  canon=placeholders(matchers.values()), flow_steps=flow_steps)
 
 
@@ -332,11 +383,14 @@ def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Po
         kind = flowstore.detect_kind(p)
         name = p.stem
         reader = flowstore.read_har if kind == "har" else flowstore.read_mitm
-        exchanges = list(reader(p, "imported", name))
-        facts = [_exchange_facts(ex, matcher, (), (), notes, False) for ex in exchanges]
+        damage: list[str] = []
+        exchanges = list(reader(p, "imported", name, damage))
+        budget = Budget()
+        facts = [_isolated_facts(ex, matcher, (), (), notes, False, budget=budget) for ex in exchanges]
         runs.append(RunFacts("imported", name, "imported", "", facts, [], None, "heuristic", True, "imported"))
+        problems = tuple(damage) + _uninspected_problem(facts)
         summaries.append(RunSummary("imported", name, "imported", "imported", (), f"imported {kind} file {p}",
-                                    len(exchanges), (), True))
+                                    len(exchanges), (), not problems, problems))
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture="imported",
-                 notes=notes, problems=[], secrets=_secrets([identity] if identity else []),
+                 notes=notes, problems=[], redactor=Redactor(matchers=[matcher] if matcher else []),
                  canon=placeholders([matcher] if matcher else []))

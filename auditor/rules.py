@@ -28,6 +28,9 @@ class ExchangeFacts:
     reason: str
     evidence: list[Evidence]
     identifiers: dict[str, str] = field(default_factory=dict)  # location -> id-like value
+    # Why part of this exchange was not inspected (analysis limits, an analysis error): SEC-004,
+    # and the run is incomplete.
+    uninspected: tuple[str, ...] = ()
 
     @property
     def has_payload(self) -> bool:
@@ -288,4 +291,19 @@ def egress_rules(runs: list[RunFacts], declared: dict[str, tuple[str, ...]]) -> 
             seen.add(key)
             out.append(_f("EGRESS-001", r, x, f"{x.ex.host} is neither in expect.telemetry nor network.allow",
                           variant="all"))
+    return out
+
+
+def unanalysed_rules(run: RunFacts) -> list[Finding]:
+    """SEC-004 for exchanges the analysis did not inspect completely (a decoding limit, a budget,
+    an analysis error): one per host and path, naming the first reason. What lies past a limit
+    was not looked at, so it must never pass for clean (the run is also marked incomplete)."""
+    out, seen = [], set()
+    for x in run.exchanges:
+        if not x.uninspected or (x.ex.host, x.ex.path) in seen:
+            continue
+        seen.add((x.ex.host, x.ex.path))
+        more = f" (+{len(x.uninspected) - 1} more)" if len(x.uninspected) > 1 else ""
+        ev = Evidence(detector="analysis", match="analysis-limit", location="", confidence="certain")
+        out.append(_f("SEC-004", run, x, f"not fully inspected: {x.uninspected[0]}{more}", evidence=ev))
     return out
