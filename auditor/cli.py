@@ -21,11 +21,11 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperCommand
 from typer.exceptions import TyperException
 
-from . import __version__
+from . import __version__, outfiles
 from .errors import AuditorError, UsageError
 from .findings import SEVERITIES
 from .identity import Identity
-from .safetext import printable
+from .safetext import is_host_name, printable
 
 
 class _Command(TyperCommand):
@@ -205,7 +205,7 @@ def _run(scenarios: list[Path], out: Path | None, variants: str | None, capture:
     # Steps and capture helpers run in other working directories: a relative --out would point
     # somewhere else for them (strace's witness file, for one).
     out = out.absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    outfiles.make_dirs(out)
     ident = pipeline.new_identity(seed)
     plans = pipeline.shard(pipeline.plan(loaded, names, ident), shard)
     if not plans:
@@ -329,8 +329,8 @@ def analyze(inputs: Annotated[list[Path], typer.Argument(help="Run directories, 
     else:
         audit = analysis.analyze_captures(list(inputs), ident, policy=pol, baseline=base, fail_on=fail_on)
     if out is None:
-        out_console.print_json(data={"complete": audit.complete,
-                                     "findings": [f.to_json() for f in audit.findings]})
+        out_console.print_json(data={"complete": audit.complete,  # ASCII: C1 and bidi as escapes
+                                     "findings": [f.to_json() for f in audit.findings]}, ensure_ascii=True)
     raise typer.Exit(_finish(audit, out, tuple(f for f in formats if f != "har")))
 
 
@@ -379,6 +379,10 @@ def allowlist(run_dir: Annotated[Path, typer.Argument(help="An audit output dire
 
     audit = analysis.analyze_run_dirs(analysis.find_run_dirs(run_dir))
     entries = firewall_entries(audit.endpoints)
+    # Host names are captured text: a newline in a DNS label must not add a line to a firewall.
+    for e in [e for e in entries if not is_host_name(e.rpartition(":")[0])]:
+        _say(printable(f"skipped {e}: not a valid host name or address"), 0)
+        entries.remove(e)
     if format == "plain":
         text = "".join(f"{e}\n" for e in entries)
     elif entries:
@@ -386,7 +390,7 @@ def allowlist(run_dir: Annotated[Path, typer.Argument(help="An audit output dire
     else:
         text = "egress-policy: block\nallowed-endpoints: ''\n"
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        outfiles.write_text(out, text)
         err.print(f"wrote {len(entries)} endpoint(s) to {out}", markup=False)
     else:
         sys.stdout.write(text)
@@ -414,7 +418,7 @@ def diff_cmd(old: Annotated[Path, typer.Argument(help="Older audit directory or 
     else:
         text = diff_mod.to_text(d) + "\n"
     if out is not None:
-        out.write_text(text, encoding="utf-8", errors="backslashreplace")
+        outfiles.write_text(out, text, errors="backslashreplace")
         err.print(diff_mod.headline(d), markup=False)
     else:
         sys.stdout.write(text)
@@ -437,10 +441,15 @@ def merge(run_dirs: Annotated[list[Path], typer.Argument(help="Audit directories
     dirs = []
     for src in run_dirs:
         for d in analysis.find_run_dirs(src):
-            target = out / "runs" / d.parent.name / d.name
-            if target.exists():
+            # Links are copied as links, never followed (a run directory is the program's output),
+            # and a linked run directory is not merged at all.
+            if any(p.is_symlink() for p in (src / "runs", d.parent, d)):
+                raise UsageError(f"{d}: is (inside) a symbolic link; refusing to merge through it")
+            target = outfiles.make_dirs(out, "runs", d.parent.name) / d.name
+            if target.exists() or target.is_symlink():
                 raise UsageError(f"{d}: run {d.parent.name}/{d.name} is in more than one input")
-            shutil.copytree(d, target)
+            shutil.copytree(d, target, symlinks=True)
+            target.chmod(outfiles.DIR_MODE)
             dirs.append(target)
     audit = analysis.analyze_run_dirs(dirs, policy=load_policy(policy), baseline=load_baseline(baseline),
                                       fail_on=fail_on, out=out)

@@ -36,3 +36,19 @@ def clip(text: object, limit: int = 200) -> str:
     if len(s) <= limit:
         return s
     return f"{s[:limit]}… (+{len(s) - limit} chars)"
+
+
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST = re.compile(rf"(?=.{{1,253}}\.?\Z){_LABEL}(?:\.{_LABEL})*\.?\Z")
+
+
+def is_host_name(text: str) -> bool:
+    """A DNS name or an IP address: what may go into an allowlist line as it is (a captured name
+    with a newline in a label would otherwise add a line of its own)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return _HOST.match(text) is not None
