@@ -234,7 +234,8 @@ def _stable(f: Finding, canon: Callable[[str], str], step: str) -> Finding:
     changes: dict = {"host": canon(f.host), "url": canon(f.url), "detail": canon(f.detail),
                      "step": f.step or step}
     if ev is not None:
-        changes["evidence"] = replace(ev, location=canon(ev.location))
+        changes["evidence"] = replace(ev, location=canon(ev.location),
+                                      context=tuple(canon(c) for c in ev.context))
     return f.with_(id="", **changes)
 
 

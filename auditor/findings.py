@@ -114,6 +114,10 @@ class Evidence:
     # personal | confidential | credential: declared by the detector, mapped to a rule by rules.py
     # (never inferred from `match`, so a new detector cannot fall through to the wrong rule).
     category: str = ""
+    # The decoded text around the match, (before, after), every known value in it masked and every
+    # encoded run shown as a placeholder: for the report's payload view only (not written to JSON,
+    # not part of the id).
+    context: tuple[str, str] = ()
 
     @property
     def is_digest(self) -> bool:

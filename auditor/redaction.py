@@ -145,6 +145,7 @@ class Redactor:
         ev = f.evidence
         if ev is not None:
             location = self.text(ev.location)
-            if location != ev.location:
-                changes["evidence"] = replace(ev, location=location)
+            context = tuple(self.text(c) for c in ev.context)  # masked at the source; again here
+            if (location, context) != (ev.location, ev.context):
+                changes["evidence"] = replace(ev, location=location, context=context)
         return f.with_(**changes) if changes else f

@@ -11,13 +11,14 @@ addresses and timestamps are rejected there.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, replace
 from typing import Iterator, Protocol
 
 from ..decode import Ctx, Layer, Limits, embedded, jsondoc, join_path, scanned
 from ..decode.multiscan import Pattern, PatternSet
-from ..findings import Evidence, digest, redact
+from ..findings import Evidence, digest, looks_like_id, redact
 from ..flowstore import Exchange
 from ..identity import category
 from .canary import CanaryHit, Matcher
@@ -159,6 +160,71 @@ def scan_layer(layer: Layer, matcher: Matcher | None) -> Iterator[Evidence]:
     return iter(out)
 
 
+CONTEXT = 48  # bytes of the decoded layer shown either side of a match
+MAX_CONTEXTS = 50  # per layer: a payload repeating a value 10,000 times needs no 10,000 contexts
+
+
+class Masks:
+    """Spans of a layer to mask in contexts, (start, end, label), found near a window by bisection."""
+
+    def __init__(self, spans):
+        self.spans = sorted(spans)
+        self.starts = [s for s, _, _ in self.spans]
+        self.longest = max((e - s for s, e, _ in self.spans), default=0)
+
+    def near(self, lo: int, hi: int) -> list[tuple[int, int, str]]:
+        i = bisect.bisect_left(self.starts, lo - self.longest)
+        j = bisect.bisect_left(self.starts, hi)
+        return [m for m in self.spans[i:j] if m[1] > lo]
+
+
+def context(data: bytes, start: int, end: int, masks) -> tuple[str, str]:
+    """The text around data[start:end] as (before, after), each masked span replaced by its label.
+
+    A mask that reaches into the window is replaced whole, so a value cut by the window's edge is
+    never shown in part; the match itself is left out (the excerpt shows it, masked)."""
+    masks = masks if isinstance(masks, Masks) else Masks(masks)
+    lo, hi = max(0, start - CONTEXT), min(len(data), end + CONTEXT)
+    near = masks.near(lo, hi)
+
+    def part(a: int, b: int) -> str:
+        out, pos = [], a
+        for s, e, label in near:
+            if e <= pos or s >= b or (s, e) == (start, end):
+                continue
+            if s > pos:
+                out.append(_text(data[pos:s]))
+            out.append(label)
+            pos = e
+        if pos < b:
+            out.append(_text(data[pos:b]))
+        return "".join(out)
+
+    # The window's edges never cut a word or token: a part of an identifier is still a part of it.
+    # (A masked span is replaced whole anyway.)
+    def masked(i: int) -> bool:
+        return any(s < i < e for s, e, _ in near)
+
+    while 0 < lo < start and not masked(lo) and _WORD.match(data, lo - 1) and _WORD.match(data, lo):
+        lo += 1
+    while end < hi < len(data) and not masked(hi) and _WORD.match(data, hi - 1) and _WORD.match(data, hi):
+        hi -= 1
+    # A mask that covers the match (a canary inside a JWT) starts the window where it starts.
+    lo = min([lo] + [s for s, e, _ in near if s < start < e])
+    before, after = (_ID_TOKEN.sub(_mask_id, t) for t in (part(lo, start), part(end, hi)))
+    return ("…" * (lo > 0) + before, after + "…" * (hi < len(data)))
+
+
+_ID_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
+_WORD = re.compile(rb"[A-Za-z0-9_-]")
+
+
+def _mask_id(m: re.Match) -> str:
+    # An identifier the program made up (install id, session id) is no canary, but it tracks: the
+    # finding that reports it masks it, so a neighbouring finding's context does too.
+    return redact(m.group(), 4) if looks_like_id(m.group()) else m.group()
+
+
 def _inside(start: int, end: int, spans) -> bool:
     for s, e in spans:
         if s <= start and end <= e:
@@ -171,7 +237,8 @@ def layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[in
     """Evidence of one layer, given what its heuristic locators found, appended to out: at most
     `room` items; False when more were found than that (the rest is not reported)."""
     data = layer.data
-    canary: list[CanaryHit] = matcher.find(data) if matcher is not None else []
+    found: list[CanaryHit] = matcher.find(data) if matcher is not None else []
+    canary = found
     decoded = layer.decoded
     if decoded and canary:  # found again, decoded, in the child layers of these spans
         canary = [c for c in canary if not _inside(c.start, c.end, decoded)]
@@ -183,6 +250,12 @@ def layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[in
         heur = [h for h in heur if not _inside(h.start, h.end, spans)]
     if not canary and not heur:
         return True
+    # Everything known in this layer is masked in a context: every canary form (also those inside
+    # encoded runs), every heuristic hit, and each encoded run as a whole (base64 of a host name
+    # is the host name).
+    masks = Masks([(c.start, c.end, redact(_text(data[c.start:c.end]))) for c in found]
+                  + [(h.start, h.end, redact(_text(data[h.start:h.end]))) for h in heur]
+                  + [(s, e, f"⟨{e - s} bytes, decoded below⟩") for s, e in decoded])
     complete = len(canary) + len(heur) <= room
     if not complete:  # before the path mapping: its cost grows with the number of hits
         canary = canary[:room]
@@ -190,18 +263,20 @@ def layer_evidence(layer: Layer, matcher: Matcher | None, located: list[tuple[in
     starts = [c.start for c in canary] + [h.start for h in heur]
     paths = jsondoc.paths_at(layer, starts) if layer.fmt else [""] * len(starts)
     chain = layer.chain
-    for c, path in zip(canary, paths):
+    for i, (c, path) in enumerate(zip(canary, paths)):
         out.append(Evidence(
             detector="heuristic" if c.guessed else "canary",
             match=f"digest-of:{c.key}" if c.guessed else c.key,
             location=_location(layer, path), layers=chain, form=c.form, excerpt=redact(_text(data[c.start:c.end])),
-            value_digest=matcher.value_digest(c.key), confidence=c.confidence, category=category(c.key)))
-    for h, path in zip(heur, paths[len(canary):]):
+            value_digest=matcher.value_digest(c.key), confidence=c.confidence, category=category(c.key),
+            context=context(data, c.start, c.end, masks) if i < MAX_CONTEXTS else ()))
+    for i, (h, path) in enumerate(zip(heur, paths[len(canary):])):
         matched = data[h.start:h.end]
         out.append(Evidence(
             detector="heuristic", match=h.match,
             location=_location(layer, path), layers=chain, form="plain", excerpt=redact(_text(matched)),
-            value_digest=digest(h.value or matched), confidence=h.confidence, category=h.category))
+            value_digest=digest(h.value or matched), confidence=h.confidence, category=h.category,
+            context=context(data, h.start, h.end, masks) if len(canary) + i < MAX_CONTEXTS else ()))
     return complete
 
 

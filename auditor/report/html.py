@@ -61,6 +61,8 @@ def _finding(audit: Audit, f: Finding) -> dict:
         "part": ev.location.split(":", 1)[0] if ev and ":" in ev.location else (ev.location if ev else ""),
         "match": ev.match if ev else "", "form": ev.form if ev else "",
         "excerpt": ev.excerpt if ev else "", "detector": ev.detector if ev else "",
+        # Line breaks of a pretty-printed payload shown as ↵ rather than as \x0a escapes.
+        "context": [c.replace("\r\n", "↵").replace("\n", "↵") for c in ev.context] if ev and ev.context else [],
     }
 
 

@@ -112,3 +112,48 @@ def test_heuristic_evidence_carries_its_detector_category():
 
     cats = {(e.match, e.category) for e in scan_layer(Layer(b"mail jane.roe@mail-q.org key AKIAIOSFODNN7ABCDEFG", "body"), None)}
     assert ("email", "personal") in cats and ("aws-access-key", "credential") in cats
+
+
+def test_context_masks_every_known_value_and_every_encoded_run():
+    blob = base64.b64encode(ID.git_remote.encode()).decode()
+    body = json.dumps({"user": ID.username, "host": ID.hostname, "mail": "jane.roe@gmail.com",
+                       "blob": blob, "event": "cli_init"}).encode()
+    by_match = {e.match: e for e in scan(http(body, [("Content-Type", "application/json")]), M)}
+    before, after = by_match["username"].context
+    shown = before + by_match["username"].excerpt + after
+    assert before == '{"user": "' and after.startswith('", "host": "')
+    for value in (ID.username, ID.hostname, "jane.roe@gmail.com", blob, ID.git_remote):
+        assert value not in shown
+    assert "bytes, decoded below⟩" in by_match["hostname"].context[1]  # the base64 run as a placeholder
+    assert by_match["hostname"].context[0].startswith('{"user": "') and "***" in by_match["hostname"].context[0]
+    # Far from the start of a long payload, the window says it was cut.
+    long_body = json.dumps({"pad": "x" * 500, "user": ID.username}).encode()
+    [ev] = [e for e in scan(http(long_body), M) if e.match == "username"]
+    assert ev.context[0].startswith("…") and len(ev.context[0]) < 80
+
+
+def test_context_of_a_canary_inside_a_larger_match_shows_no_part_of_it():
+    from auditor.detect import context
+    data = b'{"t": "eyJhbGciOi.SECRETPART.sig", "n": 1}'
+    s, e = data.index(b"SECRETPART"), data.index(b"SECRETPART") + 10
+    jwt = (data.index(b"eyJ"), data.index(b'sig"') + 3, "eyJ***")
+    before, after = context(data, s, e, [jwt, (s, e, "SEC***")])
+    assert "SECRET" not in before + after and "eyJhbG" not in before + after and "sig" not in before + after
+
+
+def test_context_masks_identifiers_the_program_made_up():
+    install_id = "1a784c6c181d462b984113a6473bb169"
+    body = json.dumps({"anonymousId": install_id, "user": ID.username, "version": "1.4.2-beta"}).encode()
+    [ev] = [e for e in scan(http(body), M) if e.match == "username"]
+    shown = "".join(ev.context)
+    assert install_id not in shown and "1a78***" in shown and "1.4.2-beta" in shown
+
+
+def test_context_window_never_cuts_a_token():
+    from auditor.detect import CONTEXT
+    install_id = "1a784c6c181d462b984113a6473bb169" * 2
+    body = ('{"pad": "' + "y" * 10 + '", "anonymousId": "' + install_id + '", "user": "' + ID.username + '"}').encode()
+    cut = body.index(ID.username.encode()) - CONTEXT  # lands inside the id
+    assert body.index(install_id.encode()) < cut < body.index(install_id.encode()) + len(install_id)
+    [ev] = [e for e in scan(http(body), M) if e.match == "username"]
+    assert not any(install_id[i:i + 6] in ev.context[0] for i in range(len(install_id) - 5))

@@ -261,3 +261,15 @@ def test_every_element_is_closed_where_it_was_opened(request, tmp_path, fixture)
     parser = Nesting()
     parser.feed(render(request.getfixturevalue(fixture), tmp_path))
     assert (parser.errors, parser.stack) == ([], [])
+
+
+def test_payload_view_shows_the_masked_match_in_its_context(build, tmp_path):
+    from dataclasses import replace
+    f = build.finding("PRIV-001", "unset")
+    f = f.with_(evidence=replace(f.evidence, context=('{"user": "', f'",\n "note": "{BIDI}<script>x</script>"}}')))
+    text = render(build.audit(findings=(f,)), tmp_path)
+    page = Page(text)
+    assert_inert(page)
+    assert '{"user": "jdo***",↵ "note": "' in page.shown  # line breaks shown as ↵
+    assert '<code class="ctx">{&#34;user&#34;: &#34;<mark>jdo***</mark>&#34;,' in text  # the match highlighted
+    assert "\u202e" not in text and "<script>x" not in text and "&lt;script&gt;x" in text
