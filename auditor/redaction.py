@@ -22,6 +22,7 @@ however many findings it has: linear time.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Iterable
 
@@ -55,7 +56,8 @@ class Redactor:
 
     def __init__(self, identities: Iterable[Identity] = (), matchers: Iterable[Matcher] = ()):
         self.matchers = list(matchers) + [Matcher(i) for i in identities]
-        self._texts: dict[tuple[str, bool], str] = {}
+        # The same host, location or detail recurs in many findings; bounded, a text may be long.
+        self._text = functools.lru_cache(maxsize=4096)(self._masked_text)
 
     def spans(self, data: bytes, host: bool = False) -> list[tuple[int, int]]:
         found = [(h.start, h.end) for m in self.matchers for h in m.find(data)]
@@ -65,16 +67,11 @@ class Redactor:
 
     def text(self, text: str, host: bool = False) -> str:
         """text with every detected value masked (host=True: a host name, see _HOST_KINDS_KEPT)."""
-        if not text:
-            return text
-        key = (text, host)
-        done = self._texts.get(key)
-        if done is None:
-            data = text.encode("utf-8", "surrogatepass")
-            done = _spans_masked(data, self.spans(data, host)).decode("utf-8", "surrogatepass")
-            if len(self._texts) < 100_000:
-                self._texts[key] = done
-        return done
+        return self._text(text, host) if text else text
+
+    def _masked_text(self, text: str, host: bool) -> str:
+        data = text.encode("utf-8", "surrogatepass")
+        return _spans_masked(data, self.spans(data, host)).decode("utf-8", "surrogatepass")
 
     def url(self, url: str, evidence=(), uninspected: bool = False) -> str:
         """A captured URL masked once: detected values, query values that carried evidence, and

@@ -124,3 +124,19 @@ def test_a_rule_that_raises_costs_its_run_not_the_report(monkeypatch):
                            capture="tun", notes=[], problems=[])
     assert not audit.complete and audit.exit_code == 3
     assert "s/unset: the rules failed on this run's facts (UnicodeEncodeError" in audit.problems[0]
+
+
+def test_text_from_capture_is_scanned_a_bounded_number_of_times(tmp_path, monkeypatch):
+    """Linear, not per finding: 1,000 findings of one 200 kB URL once made 1,000 scans of it (the
+    issue's 20 × 5,000 query parameters ran for over ten minutes). Counted in bytes scanned."""
+    from auditor import analysis
+    from auditor.detect import canary
+
+    scanned = []
+    find = canary.Matcher.find
+    monkeypatch.setattr(canary.Matcher, "find", lambda self, data: scanned.append(len(data)) or find(self, data))
+    path = C.many_params(5000, I.email)
+    C.run_dir(tmp_path, [C.http_flow(host=A, method="GET", path=path) for _ in range(3)])
+    audit = analysis.analyze_run_dirs(analysis.find_run_dirs(tmp_path), out=tmp_path)
+    assert len([f for f in audit.findings if f.rule == "PRIV-001"]) >= 1000
+    assert sum(scanned) < 30 * 3 * len(path), f"{sum(scanned)} bytes scanned for {3 * len(path)} captured"
