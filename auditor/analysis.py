@@ -7,27 +7,37 @@ import io
 import json
 import re
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from . import __version__, detect, flowstore, inspection, outfiles
-from .audit import Audit, Contact, Endpoint, RunSummary, StepSpan
-from .catalog import classify, event_keys
+from . import (__version__, classify, collectors, detect, flowstore, homefiles, identifiers, inspection,
+               optouts, outfiles)
+from .audit import CLASS_ORDER, Audit, Contact, Endpoint, RequestClass, RunSummary, StepSpan
+from .catalog import event_keys, name_label
 from .decode import Budget
 from .errors import UsageError
-from .findings import SEVERITY_RANK, Finding, group, looks_like_id as _looks_like_id
+from .findings import SEVERITY_RANK, Finding, group
+from .identifiers import Verdict
 from .identity import Identity
 from .policy import Policy, apply_baseline, apply_policy
 from .redaction import Redactor
-from .rules import (ExchangeFacts, RunFacts, consent_rules, egress_rules, evidence_rules,
+from .rules import (COLLECTING, ExchangeFacts, RunFacts, consent_rules, egress_rules, evidence_rules,
                     identifier_rules, security_rules, unanalysed_rules)
 from .safetext import clip
 
-# Heuristic notice when the scenario documents none: words a telemetry notice uses.
-NOTICE_HEURISTIC = re.compile(r"(?i)(telemetry|usage (data|statistics)|analytics|anonymous(ly)? "
-                              r"(usage|data|statistics)|collects? .{0,40}data)")
+# What a telemetry notice says, when the scenario documents none: checked on what the user saw
+# (stdout, stderr, the terminal). A notice a package manager swallowed (npm >= 7 hides the output of
+# install scripts) never reaches output.jsonl, so it is, rightly, no notice.
+NOTICE_PATTERNS = re.compile(
+    r"(?i)(\b(collects|collected|(is|are) collecting)\b.{0,60}\b(data|telemetry|statistics|information|usage|metrics|analytics)\b"
+    r"|\b(usage|telemetry|analytics|diagnostic)\s+(data|statistics|information|metrics|reporting|reports)\b"
+    r"|\b(telemetry|analytics)\s+(is|are)\s+(enabled|on|collected|sent|active)\b"
+    r"|\banonymous(ly)?\s+(usage|data|statistics|metrics|information|crash|telemetry|analytics)"
+    r"|\bcrash\s+report(s|ing)?\b|\bopt[- ]?(out|in)\b|\bdo_not_track\b"
+    r"|\b(send|share|report)s?\s+(anonymous|usage|telemetry|analytics|diagnostic)\b)")
+NOTICE_BUILTIN = "built-in notice patterns"
 
 
 def find_run_dirs(path: Path) -> list[Path]:
@@ -59,31 +69,33 @@ def _read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-# Standard headers never carry an id of their own (a User-Agent is stable but not a tracker).
-_PLAIN_HEADERS = {"user-agent", "content-type", "content-encoding", "content-length", "accept",
-                  "accept-encoding", "accept-language", "host", "connection", "date", "te"}
+@dataclass(frozen=True)
+class Scope:
+    """What a run's scenario declares about destinations."""
+
+    telemetry: tuple[str, ...] = ()
+    functional: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, manifest: dict) -> "Scope":
+        expect = manifest.get("expect") or {}
+        return cls(tuple(expect.get("telemetry") or ()), tuple(expect.get("functional") or ()),
+                   tuple(manifest.get("allow") or ()))
 
 
-def _identifiers(ex: flowstore.Exchange, fields, matched: set[str]) -> dict[str, str]:
-    """Id-like values by location, for comparing the same field across runs."""
-    found: dict[str, str] = {}
-    matched = {inspection.slots(m) for m in matched}
-    for loc, f in fields.items():
-        if loc.startswith("header:") and f.key.lower() in _PLAIN_HEADERS:
-            continue
-        if loc not in matched and _looks_like_id(f.value):
-            found[loc] = f.value
-    return found
-
-
-def _exchange_facts(ex: flowstore.Exchange, matcher, declared, allowed, notes, want_ids,
-                    budget: Budget | None = None) -> ExchangeFacts:
+def _exchange_facts(ex: flowstore.Exchange, matcher, scope: Scope, notes, budget: Budget | None = None) -> ExchangeFacts:
+    """One walk over what the client sent: evidence, structure, protocol, identifier candidates."""
     seen = inspection.inspect(ex, matcher, notes, budget=budget)
-    cls, reason = classify(ex.host, ex.path, declared, allowed, event_keys(seen.keys))
-    ids = {}
-    if want_ids and cls != "functional":
-        ids = _identifiers(ex, seen.fields, {e.location for e in seen.evidence})
-    return ExchangeFacts(ex, cls, reason, seen.evidence, ids, uninspected=tuple(seen.uninspected))
+    path = ex.path if ex.kind in ("http", "websocket") else None
+    said = classify.declared(ex.host, path, scope.telemetry, scope.functional, scope.allowed)
+    protocol = collectors.recognise(ex, seen) if said != "functional" else None
+    ids = {} if said in ("functional", "allowed") else \
+        identifiers.candidates(seen.fields, {e.location for e in seen.evidence})
+    return ExchangeFacts(ex, "undeclared", "", seen.evidence, ids,
+                         key=classify.request_key(ex.kind, ex.method, ex.host, ex.path, ex.port),
+                         declared=said, protocol=protocol, label=name_label(ex.host, ex.path),
+                         event_keys=frozenset(event_keys(seen.keys)), uninspected=tuple(seen.uninspected))
 
 
 def _isolated_facts(ex: flowstore.Exchange, *args, budget: Budget) -> ExchangeFacts:
@@ -93,7 +105,8 @@ def _isolated_facts(ex: flowstore.Exchange, *args, budget: Budget) -> ExchangeFa
     try:
         return _exchange_facts(ex, *args, budget=budget)
     except Exception as e:
-        return ExchangeFacts(ex, "unknown", "", [], uninspected=(
+        return ExchangeFacts(ex, "undeclared", "", [], key=classify.request_key(ex.kind, ex.method, ex.host,
+                                                                                ex.path, ex.port), uninspected=(
             f"the analysis of this exchange failed ({type(e).__name__}: {clip(e, 160)})",))
 
 
@@ -105,43 +118,62 @@ def _uninspected_problem(facts: list[ExchangeFacts]) -> tuple[str, ...]:
             f"{limited[0].ex.host}: {limited[0].uninspected[0]})",)
 
 
-def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes,
-               read_problems: tuple[str, ...] = ()) -> tuple[RunFacts, RunSummary]:
-    expect = manifest.get("expect", {})
-    declared = tuple(expect.get("telemetry") or ())
-    allowed = tuple(manifest.get("allow") or ())
-    want_ids = manifest.get("variant") == "unset"
+def sends_identifiers(run_dir: Path) -> bool:
+    """Did this run send an identifier-like value to a destination the scenario does not declare
+    functional? (Whether identity twins have anything to attribute.)"""
+    try:
+        manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        scope = Scope.of(manifest)
+        for ex in flowstore.read_mitm(run_dir / "flows.mitm"):
+            if _exchange_facts(ex, None, scope, []).identifiers:
+                return True
+    except (OSError, ValueError, UsageError):
+        return False
+    return False
+
+
+def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> RunFacts:
+    scope = Scope.of(manifest)
     budget = Budget()
-    facts = [_isolated_facts(ex, matcher, declared, allowed, notes, want_ids, budget=budget) for ex in exchanges]
+    facts = [_isolated_facts(ex, matcher, scope, notes, budget=budget) for ex in exchanges]
     cached = sum(1 for ex in exchanges if (ex.meta.get("egress.cache") or {}).get("status") == "hit")
     if cached:  # the program got the same bytes; only the registry did not see these downloads
         notes.append(f"{manifest['scenario']}/{manifest['run']}: {cached} download(s) of immutable package "
                      "files answered from the download cache (digest-verified; requests recorded as sent)")
     output = _read_jsonl(d / "output.jsonl")
-    pattern = expect.get("notice")
-    notice_re = re.compile(pattern) if pattern else NOTICE_HEURISTIC
+    pattern = (manifest.get("expect") or {}).get("notice")
+    notice_re = re.compile(pattern) if pattern else NOTICE_PATTERNS
     notice_time = next((o.get("t") for o in output if o.get("stream") in ("stdout", "stderr", "tty")
                         and notice_re.search(o.get("text", ""))), None)
-    rf = RunFacts(
+    consent = manifest.get("consent") or {}
+    return RunFacts(
         scenario=manifest["scenario"], run=manifest["run"], variant=manifest["variant"],
         same_home_as=manifest.get("same_home_as", ""), exchanges=facts,
         events=_read_jsonl(d / "events.jsonl"), notice_time=notice_time,
-        notice_source="expect.notice" if pattern else "heuristic",
-        has_denied=bool(manifest.get("consent", {}).get("denied")), capture=manifest.get("capture", "?"))
-    problems = tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(facts)
-    summary = RunSummary(
+        notice_source="expect.notice" if pattern else NOTICE_BUILTIN,
+        has_denied=bool(consent.get("denied")), capture=manifest.get("capture", "?"),
+        twin=manifest.get("twin", ""), complete=bool(manifest.get("complete")) and not manifest.get("problems"),
+        steps=tuple((s.get("name", ""), s.get("started") or 0.0, s.get("ended") or 0.0)
+                    for s in manifest.get("steps", ())),
+        stored=homefiles.load(d), planted=frozenset(manifest.get("planted") or ()),
+        optout_note=optouts.promise(manifest["variant"], consent.get("denied_how"),
+                                    (manifest.get("software") or {}).get("name", "")))
+
+
+def _summary(d: Path, manifest: dict, rf: RunFacts, flows: int, read_problems: tuple[str, ...] = ()) -> RunSummary:
+    problems = tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(rf.exchanges)
+    return RunSummary(
         scenario=rf.scenario, name=rf.run, variant=rf.variant, capture=rf.capture,
         coverage=tuple(manifest.get("coverage", ())), coverage_note=manifest.get("coverage_note", ""),
-        flows=len(exchanges), exit_codes=tuple(manifest.get("exit_codes", ())),
+        flows=flows, exit_codes=tuple(manifest.get("exit_codes", ())),
         complete=bool(manifest.get("complete")) and not problems,
         problems=problems + tuple(n for n in manifest.get("notes", ()) if "timed out" in n),
-        dir=d, notice_seen=notice_time is not None,
+        dir=d, notice_seen=rf.notice_time is not None,
         scenario_file=str(manifest.get("scenario_path") or ""), scenario_root=str(manifest.get("scenario_root") or ""),
         scenario_lines=tuple((str(k), v) for k, v in (manifest.get("scenario_lines") or {}).items()
                              if isinstance(v, int)),
-        telemetry_requests=sum(1 for x in facts if x.cls == "telemetry" and x.has_payload),
-        **_timeline(manifest, facts, notice_time))
-    return rf, summary
+        telemetry_requests=sum(1 for x in rf.exchanges if x.collects),
+        **_timeline(manifest, rf.exchanges, rf.notice_time))
 
 
 def _contact_label(ex: flowstore.Exchange) -> str:
@@ -176,13 +208,40 @@ def _timeline(manifest: dict, facts, notice_time: float | None) -> dict:
             "steps": tuple(spans), "contacts": tuple(contacts)}
 
 
-def _endpoints(runs: list[RunFacts], canon: Callable[[str], str]) -> tuple[Endpoint, ...]:
-    agg: dict[str, dict] = defaultdict(lambda: {"cls": set(), "variants": set(), "http": 0, "dns": 0,
-                                                "other": 0, "action": set(), "ports": set()})
+@dataclass
+class Judged:
+    """Cross-run facts of every scenario: what each identifier follows, what each request is."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    classes: list[RequestClass] = field(default_factory=list)
+
+
+def judge(runs: list[RunFacts]) -> Judged:
+    """Attribute identifiers and classify requests per scenario; mark each run's collecting hosts."""
+    out = Judged()
+    by_scenario: dict[str, list[RunFacts]] = defaultdict(list)
+    for r in runs:
+        by_scenario[r.scenario].append(r)
+    for rs in by_scenario.values():
+        keys = {(x.key, loc): x.protocol.protocol for r in rs for x in r.exchanges if x.protocol
+                for loc in x.protocol.keys}
+        verdicts = identifiers.attribute(rs, keys)
+        classes = classify.classify(rs, verdicts)
+        hosts = frozenset({c.host for c in classes if c.cls in COLLECTING}
+                          | {x.ex.host for r in rs for x in r.exchanges if x.declared == "telemetry"})
+        for r in rs:
+            r.telemetry_hosts = hosts
+        out.verdicts += verdicts
+        out.classes += classes
+    return out
+
+
+def _endpoints(runs: list[RunFacts], classes: list[RequestClass], canon: Callable[[str], str]) -> tuple[Endpoint, ...]:
+    agg: dict[str, dict] = defaultdict(lambda: {"variants": set(), "http": 0, "dns": 0, "other": 0, "action": set(),
+                                                "ports": set()})
     for r in runs:
         for x in r.exchanges:
             a = agg[canon(x.ex.host)]
-            a["cls"].add(x.cls)
             a["variants"].add(r.variant)
             # A DNS question is no request: counted apart, so that "requests" means what was sent.
             a["http" if x.ex.kind in ("http", "websocket") else "dns" if x.ex.kind == "dns" else "other"] += 1
@@ -190,14 +249,21 @@ def _endpoints(runs: list[RunFacts], canon: Callable[[str], str]) -> tuple[Endpo
                 a["action"].add(x.ex.action or "?")
             if x.ex.kind != "dns" and x.ex.port:  # a DNS question is not a connection to the host
                 a["ports"].add((x.ex.scheme or x.ex.kind, x.ex.port, x.ex.action == "forward"))
+    by_host: dict[str, list[RequestClass]] = defaultdict(list)
+    for c in classes:
+        by_host[canon(c.host)].append(replace(c, key=canon(c.key), host=canon(c.host),
+                                              evidence=tuple(canon(e) for e in c.evidence)))
     out = []
     for host, a in sorted(agg.items()):
-        cls = next(c for c in ("telemetry", "functional", "unknown") if c in a["cls"] or c == "unknown")
+        reqs = sorted(by_host.get(host, ()), key=lambda c: (CLASS_ORDER.index(c.cls), c.key, c.scenario))
+        top = reqs[0] if reqs else None
         action = a["action"].pop() if len(a["action"]) == 1 else ("mixed" if a["action"] else "")
-        out.append(Endpoint(host, cls, tuple(sorted(a["variants"])), a["http"], action,
+        out.append(Endpoint(host, top.cls if top else "undeclared", tuple(sorted(a["variants"])), a["http"], action,
                             ports=tuple(sorted((s, p) for s, p, _ in a["ports"])),
                             forwarded=tuple(sorted((s, p) for s, p, fwd in a["ports"] if fwd)),
-                            lookups=a["dns"], connections=a["other"]))
+                            lookups=a["dns"], connections=a["other"],
+                            confidence=top.confidence if top else "", evidence=top.evidence if top else (),
+                            by_request=tuple(reqs)))
     return tuple(out)
 
 
@@ -271,17 +337,27 @@ def _masked_contacts(s: RunSummary, canon: Callable[[str], str], red: Redactor) 
     return s if contacts == s.contacts else replace(s, contacts=contacts)
 
 
+def _redacted_endpoint(e: Endpoint, red: Redactor) -> Endpoint:
+    """Hosts, request keys and evidence quote captured text (a path can carry a user name): what is
+    detected in them is masked, as in findings."""
+    reqs = tuple(replace(c, host=red.text(c.host, host=True), key=red.text(c.key),
+                         evidence=tuple(red.text(t) for t in c.evidence)) for c in e.by_request)
+    return replace(e, host=red.text(e.host, host=True), evidence=tuple(red.text(t) for t in e.evidence),
+                   by_request=reqs)
+
+
 def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, baseline: frozenset[str],
           fail_on: str, capture: str, notes: list[str], problems: list[str], created: str | None = None,
-          out: Path | None = None, redactor: Redactor | None = None,
+          out: Path | None = None, redactor: Redactor | None = None, judged: Judged | None = None,
           canon: Callable[[str], str] | None = None,
           flow_steps: Mapping[tuple[str, str, str], str] | None = None) -> Audit:
-    """Findings of every rule, made stable (canon: see placeholders) and grouped across runs;
-    flow_steps names the scenario step each (scenario, run, flow id) was sent in."""
+    """Findings of every rule from classified runs (`judge` first; build calls it if not given),
+    made stable (canon: see placeholders) and grouped across runs; flow_steps names the scenario
+    step each (scenario, run, flow id) was sent in."""
+    judged = judged or judge(runs)
     canon = canon or (lambda text: text)
     flow_steps = flow_steps or {}
     findings: list[Finding] = []
-    declared: dict[str, tuple[str, ...]] = {}
     problems = list(problems)
 
     def rules(where: str, *families):
@@ -295,16 +371,8 @@ def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, 
     for r in runs:
         rules(f"{r.scenario}/{r.run}", lambda: consent_rules(r), lambda: evidence_rules(r),
               lambda: security_rules(r), lambda: unanalysed_rules(r))
-    by_scenario: dict[str, list[RunFacts]] = defaultdict(list)
-    for r in runs:
-        by_scenario[r.scenario].append(r)
-    for name, rs in by_scenario.items():
-        rules(name, lambda: identifier_rules(rs))
-    for s, d in ((s, s.dir) for s in summaries if s.dir):
-        m = _manifest(d)
-        exp = tuple((m.get("expect") or {}).get("telemetry") or ())
-        declared[s.scenario] = tuple({*declared.get(s.scenario, ()), *exp, *m.get("allow", ())})
-    findings += egress_rules(runs, declared)
+    rules("identifiers", lambda: identifier_rules(judged.verdicts))
+    findings += egress_rules(runs)
     findings = [_stable(f, canon, flow_steps.get((f.scenario, f.variant, f.flow), "")) for f in findings]
     red = redactor or Redactor()
     findings = _redacted(group(findings), runs, red)
@@ -322,7 +390,7 @@ def build(runs: list[RunFacts], summaries: list[RunSummary], *, policy: Policy, 
         tool_version=__version__,
         created=created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         capture=capture, complete=not problems and bool(summaries), runs=tuple(summaries),
-        endpoints=tuple(replace(e, host=red.text(e.host, host=True)) for e in _endpoints(runs, canon)),
+        endpoints=tuple(_redacted_endpoint(e, red) for e in _endpoints(runs, judged.classes, canon)),
         findings=tuple(findings),
         scenarios=tuple(dict.fromkeys(s.scenario for s in summaries)), fail_on=fail_on, out=out,
         problems=tuple(problems) + (() if summaries else ("no runs were captured",)),
@@ -349,7 +417,7 @@ def _flow_steps(manifest: dict, exchanges) -> dict[tuple[str, str, str], str]:
 def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: frozenset[str] = frozenset(),
                      fail_on: str = "high", identity: Identity | None = None, out: Path | None = None,
                      expected_runs: int | None = None) -> Audit:
-    runs, summaries, notes, problems = [], [], [], []
+    runs, read, notes, problems = [], [], [], []
     matchers: dict[str, detect.Matcher] = {}
     modes = set()
     flow_steps: dict[tuple[str, str, str], str] = {}
@@ -366,23 +434,25 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
         damage: list[str] = []  # a torn or unreadable capture: what was read is analysed, the run is incomplete
         exchanges = list(flowstore.read_mitm(flows, manifest["scenario"], manifest["run"], damage)) \
             if flows.exists() or flows.is_symlink() else []
-        rf, summary = _run_facts(d, manifest, exchanges, matchers[key], notes, tuple(damage))
+        rf = _run_facts(d, manifest, exchanges, matchers[key], notes)
         flow_steps.update(_flow_steps(manifest, exchanges))
         runs.append(rf)
-        summaries.append(summary)
-        modes.add(summary.capture)
+        read.append((d, manifest, rf, len(exchanges), tuple(damage)))
+        modes.add(rf.capture)
+    judged = judge(runs)
+    summaries = [_summary(*r) for r in read]
     if expected_runs is not None and len(summaries) < expected_runs:
         problems.append(f"only {len(summaries)} of {expected_runs} planned runs produced a run directory")
     capture = modes.pop() if len(modes) == 1 else ("mixed" if modes else "none")
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture=capture,
                  notes=notes, problems=problems, out=out, redactor=Redactor(matchers=matchers.values()),
-                 canon=placeholders(matchers.values()), flow_steps=flow_steps)
+                 judged=judged, canon=placeholders(matchers.values()), flow_steps=flow_steps)
 
 
 def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Policy = Policy(),
                      baseline: frozenset[str] = frozenset(), fail_on: str = "high") -> Audit:
     """Foreign captures (.mitm, HAR): no variants, so only evidence and security rules apply."""
-    runs, summaries, notes = [], [], []
+    runs, summaries, notes, read = [], [], [], []
     matcher = detect.Matcher(identity) if identity else None
     for p in paths:
         kind = flowstore.detect_kind(p)
@@ -391,11 +461,15 @@ def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Po
         damage: list[str] = []
         exchanges = list(reader(p, "imported", name, damage))
         budget = Budget()
-        facts = [_isolated_facts(ex, matcher, (), (), notes, False, budget=budget) for ex in exchanges]
-        runs.append(RunFacts("imported", name, "imported", "", facts, [], None, "heuristic", True, "imported"))
-        problems = tuple(damage) + _uninspected_problem(facts)
-        summaries.append(RunSummary("imported", name, "imported", "imported", (), f"imported {kind} file {p}",
-                                    len(exchanges), (), not problems, problems))
+        facts = [_isolated_facts(ex, matcher, Scope(), notes, budget=budget) for ex in exchanges]
+        runs.append(RunFacts("imported", name, "imported", "", facts, [], None, NOTICE_BUILTIN, True, "imported"))
+        read.append((kind, p, tuple(damage)))
+    judged = judge(runs)
+    for r, (kind, p, damage) in zip(runs, read):
+        problems = damage + _uninspected_problem(r.exchanges)
+        summaries.append(RunSummary("imported", r.run, "imported", "imported", (), f"imported {kind} file {p}",
+                                    len(r.exchanges), (), not problems, problems,
+                                    telemetry_requests=sum(1 for x in r.exchanges if x.collects)))
     return build(runs, summaries, policy=policy, baseline=baseline, fail_on=fail_on, capture="imported",
-                 notes=notes, problems=[], redactor=Redactor(matchers=[matcher] if matcher else []),
+                 notes=notes, problems=[], redactor=Redactor(matchers=[matcher] if matcher else []), judged=judged,
                  canon=placeholders([matcher] if matcher else []))

@@ -58,9 +58,27 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class RequestClass:
+    """One kind of request (method, host, path template) across every run of a scenario."""
+
+    key: str  # "POST t.example/v1/{id}/events"
+    host: str
+    cls: str  # telemetry | collection | functional | undeclared
+    confidence: str
+    evidence: tuple[str, ...]  # why, strongest first: "sent in unset, not in denied: gated by consent"
+    runs: tuple[str, ...]
+    requests: int
+    scenario: str = ""
+
+
+# Strongest first: an endpoint is what its most telling request is.
+CLASS_ORDER = ("telemetry", "collection", "undeclared", "functional")
+
+
+@dataclass(frozen=True)
 class Endpoint:
     host: str
-    cls: str  # telemetry | functional | unknown
+    cls: str  # telemetry | collection | undeclared | functional (its strongest request)
     variants: tuple[str, ...]
     requests: int  # HTTP requests (and WebSocket handshakes), all runs together
     action: str = ""  # sinkhole | forward | mixed
@@ -68,6 +86,9 @@ class Endpoint:
     forwarded: tuple[tuple[str, int], ...] = ()  # those the audit let through to the real host
     lookups: int = 0  # DNS questions for the name, counted apart from requests
     connections: int = 0  # other TCP/UDP flows (no HTTP inside)
+    confidence: str = ""
+    evidence: tuple[str, ...] = ()  # of its strongest request
+    by_request: tuple[RequestClass, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
-"""Telemetry classification: the scenario's declared endpoints, a built-in catalog of analytics
-hosts and paths, and event-shaped payloads.
+"""Names and shapes that suggest telemetry: a catalog of analytics hosts, host labels and paths,
+and the key names of event payloads.
+
+These only label a request and raise confidence (classify.py): a name never makes a request
+telemetry on its own, and a missing name never makes it functional — the variants decide.
 """
 
 from __future__ import annotations
 
 import re
 
-from .policy import is_allowed, matches_endpoint
+from .policy import is_allowed
 
 # Hosted analytics and error-reporting collectors commonly embedded in developer tools.
 HOSTS = (
@@ -42,18 +45,17 @@ def event_keys(keys) -> set[str]:
     return EVENT_KEYS.intersection(keys)
 
 
-def classify(host: str, path: str, declared: tuple[str, ...], allowed: tuple[str, ...],
-             payload_keys: set[str]) -> tuple[str, str]:
-    """(class, reason): telemetry | functional | unknown."""
-    if declared and matches_endpoint(host, path, declared):
-        return "telemetry", "declared in expect.telemetry"
+def name_label(host: str, path: str) -> str:
+    """What the destination's name says, or "" when it says nothing."""
     if is_allowed(host, HOSTS):
-        return "telemetry", "known analytics host"
-    if allowed and is_allowed(host, allowed):
-        return "functional", "allowed by network.allow"
+        return "known analytics host"
     if HOST_LABEL.match(host):
-        return "telemetry", "host name says telemetry"
-    # Two event keys (e.g. "event" + "anonymousId") make an event; one alone is too weak.
-    if len(payload_keys) >= 2 or (payload_keys and PATH.search(path or "")):
-        return "telemetry", "event-shaped payload: " + ", ".join(sorted(payload_keys))
-    return "unknown", ""
+        return "host name says telemetry"
+    if PATH.search(path or ""):
+        return "path says telemetry"
+    return ""
+
+
+def event_shaped(keys: set[str], path: str) -> bool:
+    """Two event keys (e.g. "event" + "anonymousId") make an event; one is enough on a telemetry path."""
+    return len(keys) >= 2 or bool(keys and PATH.search(path or ""))

@@ -456,13 +456,17 @@ def merge(run_dirs: Annotated[list[Path], typer.Argument(help="Audit directories
     raise typer.Exit(_finish(audit, out, formats))
 
 
-@app.command(cls=_Command, epilog=_example("egress-audit init my-tool", "egress-audit run my-tool.yaml"))
+@app.command(cls=_Command, epilog=_example("egress-audit init my-tool", "egress-audit init my-app --tool nextjs",
+                                           "egress-audit run my-tool.yaml"))
 def init(name: Annotated[str, typer.Argument(help="Scenario name: lower-case letters, digits, '.', '_', '-'.",
                                              metavar="NAME")],
          out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE",
-                                                     help="Scenario file to write [default: NAME.yaml].")] = None
-         ) -> None:
+                                                     help="Scenario file to write [default: NAME.yaml].")] = None,
+         tool: Annotated[Optional[str], typer.Option(
+             "--tool", metavar="ID", help="A tool of the consent catalog (e.g. nextjs, dvc): its documented "
+                                          "opt-out and opt-in fill consent.denied/granted.")] = None) -> None:
     """Scaffold a scenario file to edit, then run."""
+    from . import optouts
     from .scenario import NAME_RE
 
     if not NAME_RE.fullmatch(name):
@@ -470,8 +474,16 @@ def init(name: Annotated[str, typer.Argument(help="Scenario name: lower-case let
     path = out or Path(f"{name}.yaml")
     if path.exists():
         raise UsageError(f"{path}: already exists")
+    text = SCAFFOLD.replace("NAME", name)
+    if tool is not None:
+        product = optouts.find(tool)
+        if product is None:
+            near = optouts.suggestions(tool)
+            raise UsageError(f"--tool {tool}: not in the consent catalog"
+                             + (f" (did you mean {', '.join(near)}?)" if near else ""))
+        text = optouts.scaffold(name, product)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(SCAFFOLD.replace("NAME", name), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     _say(f"wrote {path}: edit the steps, then `egress-audit run {path}`")
 
 
@@ -492,6 +504,7 @@ network:
   allow: ["@pip-index"]
 expect:
   telemetry: []                           # documented telemetry endpoints (host or host/path glob)
+  functional: []                          # declared non-telemetry egress (update checks)
 repeat: 2
 """
 

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
+from . import variants
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # info=0 … critical=4
 CONFIDENCES = ("certain", "likely", "possible")
@@ -177,15 +179,17 @@ class Finding:
 # ---- identity ------------------------------------------------------------------------------------
 
 # Built-in variants in the order a reader compares them: no consent, refusal, then the rest.
-VARIANT_ORDER = ("unset", "denied", "dnt", "granted", "ci", "tty", "untrusted-ca")
+VARIANT_ORDER = variants.NAMES
 
 
 def run_key(name: str) -> tuple:
-    """unset, unset-2, …, unset-10, denied, …; unknown names after the built-in variants."""
+    """unset, unset-2, …, unset-10, its twins, denied, …; unknown names after the built-in variants."""
     base, n = name, 1
     head, sep, tail = name.rpartition("-")
     if sep and tail.isdigit():
         base, n = head, int(tail)
+    elif "-twin-" in name:  # identity twins of the base variant, after its repeats
+        base, n = name.split("-twin-")[0], 1000
     rank = VARIANT_ORDER.index(base) if base in VARIANT_ORDER else len(VARIANT_ORDER)
     return (rank, base, n, name)
 

@@ -7,6 +7,7 @@ hostname in proxy mode) are read from the machine and searched for too.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import socket
 import string
@@ -19,7 +20,7 @@ from . import yamlsafe
 from .errors import UsageError
 
 # Which rule family a value belongs to when it is seen in traffic.
-PERSONAL = ("username", "full_name", "email", "home", "machine_id", "ci_actor",
+PERSONAL = ("username", "full_name", "email", "home", "machine_id", "mac", "ci_actor",
             "real_machine_id", "real_mac", "real_username")
 CONFIDENTIAL = ("hostname", "fqdn", "project_name", "project_path", "git_remote",
                 "internal_domain", "ci_repository", "git_root_commit", "real_hostname")
@@ -58,6 +59,7 @@ class Identity:
     ci_repository: str = ""
     ci_actor: str = ""
     git_root_commit: str = ""  # planted per run (the project's first commit): tools hash it as a project id
+    mac: str = ""  # a locally administered canary MAC, planted where the sandbox owns the network namespace
     # Values of the real machine that the sandbox may not be able to hide.
     real: dict[str, str] = field(default_factory=dict)
 
@@ -81,6 +83,40 @@ class Identity:
         data = self.to_json()
         data.update(home=home, project_path=project_path)
         return Identity.from_json(data)
+
+
+# What each identity twin changes (attribution by intervention): an extra run of the base variant
+# with one part of the identity replaced tells which part an opaque identifier follows.
+TWIN_PARTS: dict[str, tuple[str, ...]] = {
+    "machine": ("machine_id", "hostname", "fqdn", "mac"),
+    "user": ("username", "full_name", "email", "home", "ci_actor"),
+    "project": ("project_name", "project_path", "git_remote", "ci_repository", "git_root_commit"),
+}
+
+
+def twin(identity: Identity, part: str) -> Identity:
+    """The identity with one part replaced by fresh canary values, reproducibly (the same identity
+    gives the same twins). HOME, the project path and the root commit follow at plant time."""
+    seed = int.from_bytes(hashlib.sha256(f"{part}\0{sorted(identity.values().items())}".encode()).digest()[:8], "big")
+    other = generate(seed)
+    data = identity.to_json()
+    for key in TWIN_PARTS[part]:
+        if key in ("home", "project_path"):
+            continue  # derived from the user name and project name by with_home()
+        if key == "fqdn":
+            data[key] = f"{other.hostname}.{identity.internal_domain}"
+        elif key == "ci_repository":
+            data[key] = f"{identity.ci_repository.split('/')[0]}/{other.project_name}"
+        elif key == "git_root_commit":
+            data[key] = ""  # a new project has a new first commit
+        else:
+            data[key] = getattr(other, key)
+    if part == "user":
+        data["home"] = identity.home.replace(identity.username, other.username)
+    if part in ("user", "project"):
+        home = data["home"] or identity.home
+        data["project_path"] = f"{home}/src/{data['project_name']}"
+    return Identity.from_json(data)
 
 
 def _word(rng: random.Random, syllables: int) -> str:
@@ -121,6 +157,7 @@ def generate(seed: int | None = None) -> Identity:
         npm_token="npm_" + _token(rng, alnum, 36),
         ci_repository=f"{org}/{project}",
         ci_actor=f"{first}-{surname}",
+        mac="02:" + ":".join(_token(rng, "0123456789abcdef", 2) for _ in range(5)),
     )
 
 

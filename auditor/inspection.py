@@ -28,6 +28,7 @@ MAX_PARSE_BYTES = 4 << 20
 MAX_DOCS = 10
 MAX_ITEMS = 10
 MAX_FIELDS = 2000
+MAX_PARAMS, MAX_PARAM_BYTES = 200, 2048
 MIN_VALUE, MAX_VALUE = 8, 512  # shorter or longer string leaves are words or text, not identifiers
 
 
@@ -60,6 +61,7 @@ class Inspection:
     evidence: list[Evidence]
     fields: dict[str, Field] = field(default_factory=dict)  # by location; the first value wins
     raw_keys: set[str] = field(default_factory=set)  # every object key and field name
+    params: dict[str, str] = field(default_factory=dict)  # query and form parameters, short ones too
     docs: list[Doc] = field(default_factory=list)
     truncated: bool = False  # MAX_FIELDS or MAX_DOCS reached
     # Decoding or detection limits reached (decode.Ctx.limited): part of the exchange was not
@@ -115,8 +117,11 @@ def _structure(layer: Layer, out: Inspection) -> None:
         if not layer.chain:
             _add(out, part, part[7:], _text(layer.data))
     elif part in ("query", "cookie") or layer.chain[-1:] == ("form",):
-        name = layer.path.rsplit(".", 1)[-1] if layer.chain[-1:] == ("form",) else layer.path
+        # A form nested in a JSON string sits at "$.data.e"; a top-level name may contain dots.
+        name = layer.path.rsplit(".", 1)[-1] if layer.path.startswith("$") else layer.path
         out.raw_keys.add(name)
+        if part != "cookie" and len(out.params) < MAX_PARAMS:
+            out.params.setdefault(name, _text(layer.data[:MAX_PARAM_BYTES]))
         if MIN_VALUE <= len(layer.data) <= MAX_VALUE * 4:
             _add(out, layer.location, name, _text(layer.data))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import identity as identity_mod
-from . import proctree, runner, watchdog
+from . import analysis, proctree, runner, watchdog
 from .download_cache import Store
 from .errors import UsageError
 from .identity import Identity
@@ -28,13 +28,16 @@ def plan(scenarios: list[Scenario], variant_names: tuple[str, ...], ident: Ident
     plans = []
     for sc in scenarios:
         for v in resolve(variant_names, sc):
-            plans.append(runner.RunPlan(sc, v, v.name, ident))
-            if v.name == "unset" and sc.repeat > 1:
+            first = runner.RunPlan(sc, v, v.name, ident)
+            plans.append(first)
+            if v.base and sc.repeat > 1:
                 # Right after the first run, one reusing its HOME (tells persistent ids from per-run
                 # ids), then the other fresh-HOME runs (tell machine fingerprints from HOME-stored ids).
-                plans.append(runner.RunPlan(sc, v, f"unset-{sc.repeat + 1}", ident, same_home_as="unset"))
+                plans.append(runner.RunPlan(sc, v, f"{v.name}-{sc.repeat + 1}", ident, same_home_as=v.name))
                 for n in range(2, sc.repeat + 1):
-                    plans.append(runner.RunPlan(sc, v, f"unset-{n}", ident))
+                    plans.append(runner.RunPlan(sc, v, f"{v.name}-{n}", ident))
+            if v.base and sc.twins == "always":
+                plans += twin_plans(first)
     return plans
 
 
@@ -44,6 +47,24 @@ def groups_of(plans: list[runner.RunPlan]) -> list[list[runner.RunPlan]]:
     for p in plans:
         groups.setdefault((p.scenario.name, p.variant.name), []).append(p)
     return list(groups.values())
+
+
+def twin_plans(first: runner.RunPlan) -> list[runner.RunPlan]:
+    """Extra base runs that each change one part of the identity (machine, user, project)."""
+    return [runner.RunPlan(first.scenario, first.variant, f"{first.name}-twin-{part}",
+                           identity_mod.twin(first.identity, part), twin=part)
+            for part in identity_mod.TWIN_PARTS]
+
+
+def _with_twins(group: list[runner.RunPlan], done: list[Path]) -> Iterator[runner.RunPlan]:
+    """The group's plans; for a base group whose scenario says `twins: auto`, then the twin runs,
+    when the first run sent an identifier-like value to an undeclared destination (only then is
+    there anything to attribute)."""
+    yield from group
+    first = group[0]
+    if (first.variant.base and first.scenario.twins == "auto" and not any(p.twin for p in group)
+            and done and analysis.sends_identifiers(done[0])):
+        yield from twin_plans(first)
 
 
 def shard(plans: list[runner.RunPlan], spec: str | None) -> list[runner.RunPlan]:
@@ -116,7 +137,7 @@ def execute(plans: list[runner.RunPlan], backend: Backend, out: Path, jobs: int 
 
     def one(group: list[runner.RunPlan]) -> list[Path]:
         done = []
-        for p in group:
+        for p in _with_twins(group, done):
             allow = resolve_allow(p.scenario.allow, allow_cache)
             root = state / "sandbox" / p.scenario.name / (p.same_home_as or p.variant.name)
             if jobs == 1:

@@ -166,6 +166,7 @@ class Display:
         total = len(consent.run if consent else ()) + len(plan.scenario.steps)
         with self.lock:
             self.started += 1
+            self.total = max(self.total, self.started)  # identity twins are planned as they become useful
             run = _Run(self.started, f"{plan.scenario.name}/{plan.name}", run_dir, total,
                        flows=FlowCounter(run_dir / "flows.mitm"))
             if self.verbose:

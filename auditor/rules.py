@@ -7,10 +7,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .findings import Evidence, Finding, RULES, digest, redact
+from . import variants
+from .collectors import Recognition
+from .findings import CONFIDENCES, Evidence, Finding, RULES, digest, redact
 from .flowstore import Exchange
+from .identifiers import Verdict
 from .identity import category
-from .policy import is_allowed
 
 CODE_PATH = re.compile(r"\.(js|mjs|py|sh|ps1|json|ya?ml|toml|xml|whl|tgz|tar\.gz|zip|jar|exe|"
                        r"deb|rpm|conf|cfg|ini)$|/(update|config|install|download|manifest)", re.I)
@@ -21,16 +23,26 @@ PLAIN_RULE = {"personal": "PRIV-001", "confidential": "CONF-001", "credential": 
 HEURISTIC_RULE = {"personal": "PRIV-005", "confidential": "CONF-003", "credential": "CONF-002"}
 
 
+# Classes that collect data (the awareness rules apply); the rest is functional or plain egress.
+COLLECTING = ("telemetry", "collection")
+
+
 @dataclass
 class ExchangeFacts:
     ex: Exchange
-    cls: str  # telemetry | functional | unknown
+    cls: str  # telemetry | collection | functional | undeclared (classify.py, across variants)
     reason: str
     evidence: list[Evidence]
     identifiers: dict[str, str] = field(default_factory=dict)  # location -> id-like value
     # Why part of this exchange was not inspected (analysis limits, an analysis error): SEC-004,
     # and the run is incomplete.
     uninspected: tuple[str, ...] = ()
+    key: str = ""  # request key across variants: method, host and path template
+    declared: str = ""  # telemetry | functional | allowed: what the scenario says of the destination
+    protocol: Recognition | None = None  # a collector protocol recognised in the payload
+    label: str = ""  # what the destination's name says (catalog), "" when nothing
+    event_keys: frozenset[str] = frozenset()
+    confidence: str = "certain"  # of the class
 
     @property
     def has_payload(self) -> bool:
@@ -40,6 +52,10 @@ class ExchangeFacts:
         return bool(ex.request_body or "?" in ex.url or ex.method in ("POST", "PUT", "PATCH")
                     or any(m.from_client and m.content for m in ex.messages)
                     or _custom_headers(ex))
+
+    @property
+    def collects(self) -> bool:
+        return self.cls in COLLECTING and self.has_payload
 
 
 def _custom_headers(ex: Exchange) -> bool:
@@ -55,9 +71,26 @@ class RunFacts:
     exchanges: list[ExchangeFacts]
     events: list[dict]
     notice_time: float | None  # first output line matching the notice, None if never shown
-    notice_source: str  # "expect.notice" or "heuristic"
+    notice_source: str  # "expect.notice" or "built-in notice patterns"
     has_denied: bool
     capture: str
+    twin: str = ""  # machine | user | project: an attribution run, judged by identifier_rules only
+    complete: bool = True
+    steps: tuple[tuple[str, float, float], ...] = ()  # (name, start, end time) of each step, in order
+    stored: list[tuple[str, str]] = field(default_factory=list)  # (~/path, text) of HOME files
+    telemetry_hosts: frozenset[str] = frozenset()  # hosts that collect, for SEC-005
+    optout_note: str = ""  # the tool's documented opt-out (consent catalog), when consent.denied uses it
+    planted: frozenset[str] = frozenset()  # identity keys the sandbox made the program see (machine_id, …)
+
+    @property
+    def home(self) -> str:
+        """The HOME this run used: runs that share one are one experiment subject."""
+        return self.same_home_as or self.run
+
+    def processes_between(self, t0: float, t1: float) -> bool:
+        """Did a step start or end between two times? Then what was sent at both came from two
+        invocations (a detached sender of one step may still post while the next one runs)."""
+        return any(t0 < b < t1 for _, start, end in self.steps for b in (start, end))
 
 
 def _f(rule: str, run: RunFacts, x: ExchangeFacts | None, detail: str = "", evidence: Evidence | None = None,
@@ -77,38 +110,56 @@ def _first_per_host(xs: list[ExchangeFacts]) -> list[ExchangeFacts]:
     return out
 
 
+def _weakest(*confidences: str) -> str:
+    return max(confidences, key=CONFIDENCES.index)
+
+
 def consent_rules(run: RunFacts) -> list[Finding]:
-    sent = [x for x in run.exchanges if x.cls == "telemetry" and x.has_payload]
+    """Awareness rules of one run: what collects data where the user refused, gave no consent,
+    or saw no notice. Twin runs are attribution experiments and are judged elsewhere."""
+    variant = variants.get(run.variant)
+    if variant is None or run.twin:
+        return []
+    sent = [x for x in run.exchanges if x.collects]
     out: list[Finding] = []
-    per_variant = {"denied": ("CONSENT-001", "sent although the user refused"),
-                   "dnt": ("CONSENT-002", "sent with DO_NOT_TRACK=1 set"),
-                   "ci": ("CONSENT-005", "sent by an automated CI run that gave no consent")}
-    if run.variant in per_variant:
-        rule, why = per_variant[run.variant]
-        out += [_f(rule, run, x, f"{x.ex.method or x.ex.kind} {x.ex.url} {why} ({x.reason})")
-                for x in _first_per_host(sent)]
-    if run.variant == "denied":
-        silent = [x for x in run.exchanges if x.cls == "telemetry" and not x.has_payload]
+    if variant.refusal_rule:
+        why = variant.refusal_why
+        if run.optout_note:  # the documentation promises this refusal works
+            why += f"; {run.optout_note} did not hold"
+        out += [_f(variant.refusal_rule, run, x, f"{x.ex.method or x.ex.kind} {x.ex.url} {why}; {x.reason}",
+                   confidence=x.confidence) for x in _first_per_host(sent)]
+    if variant.refuses:
+        # A lookup of a host that also serves a legitimate request here (an update check beside
+        # the collector) is explained by that request.
+        explained = {x.ex.host for x in run.exchanges if x.has_payload and not x.collects}
+        silent = [x for x in run.exchanges if not x.has_payload and x.ex.host in run.telemetry_hosts
+                  and x.ex.host not in explained]
         out += [_f("SEC-005", run, x, "telemetry host contacted after refusal, no payload seen")
                 for x in _first_per_host(silent) if x.ex.host not in {s.ex.host for s in sent}]
-    if run.variant == "unset" and run.run == "unset":
+    first_run = run.run == run.variant
+    if variant.base and first_run:
         for x in _first_per_host(sent):
             sev = "" if run.has_denied else "high"
             how = "" if run.has_denied else "; the scenario declares no way to refuse"
-            out.append(_f("CONSENT-003", run, x, f"sent with no consent expressed{how}", severity=sev))
-    if run.variant in ("unset", "tty") and run.run in ("unset", "tty") and sent:
+            out.append(_f("CONSENT-003", run, x, f"sent with no consent expressed{how}; {x.reason}",
+                          severity=sev, confidence=x.confidence))
+    if variant.notice and first_run and sent:
         first = min(sent, key=lambda x: x.ex.timestamp)
         if run.notice_time is None:
             out.append(_f("CONSENT-004", run, first, f"no notice was printed ({run.notice_source})",
-                          confidence="certain" if run.notice_source == "expect.notice" else "likely"))
+                          confidence=_weakest(first.confidence, "certain" if run.notice_source == "expect.notice"
+                                              else "likely")))
         elif first.ex.timestamp < run.notice_time:
             out.append(_f("CONSENT-004", run, first,
-                          f"sent {run.notice_time - first.ex.timestamp:.2f} s before the notice appeared"))
+                          f"sent {run.notice_time - first.ex.timestamp:.2f} s before the notice appeared",
+                          confidence=first.confidence))
     return out
 
 
 def evidence_rules(run: RunFacts) -> list[Finding]:
     out = []
+    if run.twin:  # the same program as the base run: its evidence is the base run's
+        return out
     for x in run.exchanges:
         for ev in x.evidence:
             if ev.detector == "canary":
@@ -122,6 +173,8 @@ def evidence_rules(run: RunFacts) -> list[Finding]:
 
 def security_rules(run: RunFacts) -> list[Finding]:
     out = []
+    if run.twin:
+        return out
     plain = [x for x in run.exchanges if x.ex.plaintext and x.has_payload]
     for x in _first_per_host(plain):
         out.append(_f("SEC-001", run, x, f"{x.ex.scheme}:// traffic carrying data, readable on the path"))
@@ -232,65 +285,55 @@ def uninspected_rules(run: RunFacts) -> list[Finding]:
     return out
 
 
-def identifier_rules(runs: list[RunFacts]) -> list[Finding]:
-    """PRIV-003/004 from the same field across the repeated unset runs."""
-    unset = [r for r in runs if r.variant == "unset"]
-    fresh = [r for r in unset if not r.same_home_as]
-    rerun = [r for r in unset if r.same_home_as]
-    if len(fresh) < 2 and not rerun:
-        return []
+# What an identifier follows -> (rule, category, why). Only what follows the machine or the person
+# tracks a person across installs; what follows the project is the project in disguise.
+ATTRIBUTION = {
+    "machine": ("PRIV-003", "personal", "changes with the machine (machine-id, host name, MAC): a machine fingerprint"),
+    "user": ("PRIV-003", "personal", "changes with the user (name, email, HOME): it follows the person"),
+    "project": ("CONF-003", "confidential", "changes with the project (path, name, git remote, root commit): "
+                "a project fingerprint, confidential project data in disguise"),
+}
 
-    def ids(r: RunFacts) -> dict[tuple[str, str], tuple[str, ExchangeFacts]]:
-        out = {}
-        for x in r.exchanges:
-            if x.cls == "functional":
-                continue
-            for loc, value in x.identifiers.items():
-                out.setdefault((x.ex.host, loc), (value, x))
-        return out
 
-    fresh_ids = [ids(r) for r in fresh]
-    out: list[Finding] = []
-    reported = set()
-    if len(fresh_ids) >= 2:
-        for key, (value, x) in fresh_ids[0].items():
-            if all(key in other and other[key][0] == value for other in fresh_ids[1:]):
-                reported.add(key)
-                out.append(_fp("PRIV-003", fresh[0], x, key[1], value,
-                               f"identical in {len(fresh)} runs with fresh HOMEs: derived from the machine"))
-    if rerun:
-        first = next((i for r, i in zip(fresh, fresh_ids) if r.run == rerun[0].same_home_as), None)
-        again = ids(rerun[0])
-        for key, (value, x) in (first or {}).items():
-            if key in reported or key not in again or again[key][0] != value:
-                continue
-            changes = any(key in o and o[key][0] != value for o in fresh_ids[1:])
-            if changes or len(fresh_ids) < 2:
-                out.append(_fp("PRIV-004", fresh[0], x, key[1], value,
-                               "same value when the HOME is kept, new value with a fresh HOME: "
-                               "a tracking id stored on disk"))
+def identifier_rules(verdicts: list[Verdict]) -> list[Finding]:
+    """PRIV-003 / PRIV-004 / CONF-003 from what each sent identifier was seen to follow."""
+    out = []
+    for v in verdicts:
+        if v.kind in ATTRIBUTION:
+            rule, cat, why = ATTRIBUTION[v.kind]
+            detail = f"identical in {v.homes} fresh HOMEs; {why}"
+            if v.follows[1:]:
+                detail += f" (also changes with: {', '.join(v.follows[1:])})"
+        elif v.kind == "stable":
+            rule, cat = "PRIV-003", "personal"
+            detail = (f"identical in {v.homes} fresh HOMEs: derived from the machine or the person, or a constant of "
+                      f"the program — not attributed: {v.detail}")
+        elif v.kind == "stored":
+            rule, cat = "PRIV-004", "personal"
+            detail = f"{v.detail}: a tracking id stored on disk"
+        else:
+            continue
+        if v.stored_in and v.kind != "stored":
+            detail += f"; stored in {', '.join(v.stored_in[:3])}"
+        ev = Evidence(detector="stability", match="identifier", location=v.location, form="plain",
+                      excerpt=redact(v.value, 4), value_digest=digest(v.value), confidence=v.confidence,
+                      category=cat)
+        out.append(_f(rule, v.run, v.x, detail, evidence=ev, confidence=v.confidence, variant=v.run.run))
     return out
 
 
-def _fp(rule: str, run: RunFacts, x: ExchangeFacts, location: str, value: str, why: str) -> Finding:
-    ev = Evidence(detector="stability", match="identifier", location=location, form="plain",
-                  excerpt=redact(value, 4), value_digest=digest(value), confidence="likely")
-    return _f(rule, run, x, why, evidence=ev, confidence="likely", variant="unset")
-
-
-def egress_rules(runs: list[RunFacts], declared: dict[str, tuple[str, ...]]) -> list[Finding]:
-    """EGRESS-001 once per scenario and undeclared host."""
+def egress_rules(runs: list[RunFacts]) -> list[Finding]:
+    """EGRESS-001 once per scenario and host that received a request the scenario does not declare
+    (expect.telemetry, expect.functional, network.allow)."""
     out, seen = [], set()
     for r in runs:
         for x in r.exchanges:
             key = (r.scenario, x.ex.host)
-            if key in seen or x.cls == "functional" or not x.ex.host:
-                continue
-            if is_allowed(x.ex.host, declared.get(r.scenario, ())):
+            if key in seen or x.declared or not x.ex.host:
                 continue
             seen.add(key)
-            out.append(_f("EGRESS-001", r, x, f"{x.ex.host} is neither in expect.telemetry nor network.allow",
-                          variant="all"))
+            out.append(_f("EGRESS-001", r, x, f"{x.ex.host} is not declared (expect.telemetry, expect.functional, "
+                                              f"network.allow); {x.cls}: {x.reason}", variant="all"))
     return out
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import __version__, outfiles, proctree
+from . import __version__, homefiles, outfiles, proctree
 from .errors import CaptureError
 from .identity import Identity
 from .sandbox import Backend, SessionInfo
@@ -34,6 +34,7 @@ PASS_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYENV_ROOT", "PYENV_VERSION", "NVM_
             "GOROOT", "GOPATH", "CARGO_HOME", "RUSTUP_HOME", "GOPROXY", "GOFLAGS")
 PASS_PREFIXES = ("PIP_", "npm_config_", "UV_")
 NEVER_PASS = ("PIP_CERT", "npm_config_cafile", "PIP_CLIENT_CERT")
+GIT_DATE = "2024-01-02T03:04:05+00:00"
 # Set when the audit is interrupted: runs in worker threads (--jobs) stop at their next check.
 CANCEL = threading.Event()
 
@@ -50,6 +51,7 @@ class RunPlan:
     name: str  # run directory name: unset, unset-2, …
     identity: Identity
     same_home_as: str = ""  # name of the run whose HOME is reused (PRIV-004 rerun)
+    twin: str = ""  # machine | user | project: the identity part this extra base run changes
 
 
 class RunEvents(Protocol):
@@ -126,7 +128,10 @@ def plant(identity: Identity, home: Path, work: Path, files: tuple[tuple[str, st
     git = shutil.which("git")
     if not git:
         return ["git not found: the project is not a git repository, git_remote not planted"]
-    env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "GIT_CONFIG_NOSYSTEM": "1"}
+    # A fixed commit time: every run of the same project has the same root commit, as a real project
+    # does, so that an identifier derived from it follows the project and not the run.
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_DATE": GIT_DATE, "GIT_COMMITTER_DATE": GIT_DATE}
     if not (work / ".git").exists():
         if not (work / "README.md").exists():
             (work / "README.md").write_text(f"# {identity.project_name}\n", encoding="utf-8")
@@ -276,6 +281,14 @@ class StepRunner:
         return (None if timed_out else proc.returncode), timed_out
 
 
+def _snapshot_home(home: Path, run_dir: Path, manifest: dict) -> None:
+    """Keep what the run wrote under HOME (bounded) for the analysis: where identifiers live."""
+    try:
+        homefiles.snapshot(home, run_dir)
+    except (OSError, ValueError) as e:
+        manifest["notes"].append(f"HOME files not recorded: {e}")
+
+
 def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tuple[str, ...],
         sandbox_root: Path, events: RunEvents = NoEvents()) -> Path:
     """Execute one planned run; return its run directory. Raises CaptureError if capture died."""
@@ -298,10 +311,14 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
         "schema_version": RUN_SCHEMA, "tool_version": __version__, "scenario": sc.name,
         "scenario_path": str(sc.path), "scenario_root": str(sc.source_root or ""),
         "scenario_lines": sc.lines, "run": plan.name, "variant": variant.name,
-        "same_home_as": plan.same_home_as, "identity": identity.to_json(),
-        "expect": {"telemetry": list(sc.expect_telemetry), "notice": sc.notice.pattern if sc.notice else None},
+        "same_home_as": plan.same_home_as, "twin": plan.twin, "identity": identity.to_json(),
+        "expect": {"telemetry": list(sc.expect_telemetry), "functional": list(sc.expect_functional),
+                   "notice": sc.notice.pattern if sc.notice else None},
         "allow": list(allow), "declared_allow": list(sc.allow),
-        "consent": {"denied": sc.denied is not None, "granted": sc.granted is not None},
+        "consent": {"denied": sc.denied is not None, "granted": sc.granted is not None,
+                    **{f"{k}_how": {"env": dict(c.env), "run": list(c.run)}
+                       for k, c in (("denied", sc.denied), ("granted", sc.granted)) if c is not None}},
+        "software": {"name": sc.software.name, "version": sc.software.version},
         "started": time.time(), "steps": [], "problems": [], "notes": notes,
     }
     log = OutputLog(run_dir / "output.jsonl")
@@ -310,7 +327,8 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
     try:
         session = backend.start(run_dir, allow, state_dir, variant.untrusted_ca, identity=identity)
         info: SessionInfo = session.info
-        manifest.update(capture=info.mode, coverage=list(info.coverage), coverage_note=info.coverage_note)
+        manifest.update(capture=info.mode, coverage=list(info.coverage), coverage_note=info.coverage_note,
+                        planted=list(getattr(info, "planted", ())))
         env = _host_env()
         env.update(
             HOME=str(home), USER=identity.username, LOGNAME=identity.username, SHELL="/bin/bash",
@@ -356,6 +374,7 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
         roots = runner.roots if runner else set()
         exclude = set(session.info.pids) if session else set()
         proctree.kill(run_id, roots, exclude, grace=1.0)
+        _snapshot_home(home, run_dir, manifest)
         if session is not None:
             manifest["problems"] += session.stop()
         log.close()

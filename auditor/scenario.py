@@ -16,10 +16,12 @@ import yaml
 
 from . import yamlsafe
 from .errors import ScenarioError
+from .variants import BUILTIN, NAMES as VARIANT_NAMES
 
 NAME_RE = re.compile(r"^(?!\.{1,2}$)[a-z0-9._-]{1,100}$")  # names a directory: never "." or ".."
-VARIANT_NAMES = ("unset", "denied", "dnt", "granted", "ci", "tty", "untrusted-ca")
 DEFAULT_TIMEOUT = 120.0
+# auto: twin runs only when the first unset run sent an identifier-like value somewhere undeclared.
+TWINS = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,13 @@ class Scenario:
     variants: tuple[str, ...] = ()
     allow: tuple[str, ...] = ()
     expect_telemetry: tuple[str, ...] = ()
+    expect_functional: tuple[str, ...] = ()
     notice: re.Pattern[str] | None = None
     repeat: int = 1
     # Line of each step, variant and consent entry ("step:<name>", "variant:<name>", "consent:denied",
     # "name"): reports point into this file (SARIF regions).
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    twins: str = "auto"  # auto | always | never: identity twins of the unset run (see TWINS)
 
     @property
     def dir(self) -> Path:
@@ -81,14 +85,7 @@ class Scenario:
 
     def applicable_variants(self) -> tuple[str, ...]:
         """Built-in variants that make sense for this scenario (denied/granted need consent)."""
-        out = []
-        for v in VARIANT_NAMES:
-            if v == "denied" and self.denied is None:
-                continue
-            if v == "granted" and self.granted is None:
-                continue
-            out.append(v)
-        return tuple(out)
+        return tuple(v.name for v in BUILTIN.values() if not v.consent or getattr(self, v.consent) is not None)
 
 
 class _Ctx:
@@ -262,6 +259,20 @@ def _host_pattern(ctx: _Ctx, node: yaml.Node, key: str) -> str:
     return value
 
 
+def _endpoint(ctx: _Ctx, node: yaml.Node, key: str) -> str:
+    value = _host_pattern(ctx, node, key)
+    if value.startswith("@"):
+        raise ctx.fail(node, key, f"{value} is a registry source: it belongs in network.allow")
+    return value
+
+
+def _twins(ctx: _Ctx, node: yaml.Node, key: str) -> str:
+    value = _str(ctx, node, key)
+    if value not in TWINS:
+        raise ctx.fail(node, key, f"expected one of {', '.join(TWINS)}, got {value!r}")
+    return value
+
+
 def _top(ctx: _Ctx, node: yaml.Node) -> dict[str, Any]:
     known = {
         "schema_version": _int,
@@ -275,9 +286,11 @@ def _top(ctx: _Ctx, node: yaml.Node) -> dict[str, Any]:
         "network": lambda c, n, k: _mapping(
             c, n, k, {"allow": lambda c2, n2, k2: _list(c2, n2, k2, _host_pattern)}),
         "expect": lambda c, n, k: _mapping(
-            c, n, k, {"telemetry": lambda c2, n2, k2: _list(c2, n2, k2, _host_pattern),
+            c, n, k, {"telemetry": lambda c2, n2, k2: _list(c2, n2, k2, _endpoint),
+                      "functional": lambda c2, n2, k2: _list(c2, n2, k2, _endpoint),
                       "notice": _regex}),
         "repeat": _int,
+        "twins": _twins,
     }
     return _mapping(ctx, node, "", known, required=("schema_version", "name", "steps"))
 
@@ -353,7 +366,9 @@ def load(path: str | Path) -> Scenario:
         variants=variants,
         allow=tuple(m.get("network", {}).get("allow", ())),
         expect_telemetry=tuple(m.get("expect", {}).get("telemetry", ())),
+        expect_functional=tuple(m.get("expect", {}).get("functional", ())),
         notice=m.get("expect", {}).get("notice"),
         repeat=repeat,
         lines=_lines(root, tuple(m["steps"])),
+        twins=m.get("twins", "auto"),
     )

@@ -1,45 +1,62 @@
-"""Identifier candidates and telemetry classification used by the analysis."""
+"""The analysis of run directories on disk (no capture needed)."""
+
+import json
 
 import pytest
 
-from auditor.analysis import _looks_like_id
-from auditor.catalog import classify, event_keys
+from auditor.analysis import NOTICE_PATTERNS, sends_identifiers
 
 
-@pytest.mark.parametrize("value, is_id", [
-    ("c7e516e11ea94bd6a4c6c0f0e1a9b2d3", True),           # uuid4 hex
-    ("0f8fad5b-d9cb-469f-a165-70867728950e", True),       # uuid
-    ("ad91c3" + "0" * 58, False),                         # too few distinct characters
-    ("Zq3kR9vX2mLp7TwY4nB8sQ1a", True),                   # mixed token
-    ("Python-urllib/3.11", False),                        # user agent
-    ("1.4.2", False), ("2026-11-30T04:00:00Z", False),    # versions and times
-    ("application/json", False), ("hello world", False),
-    ("aaaaaaaaaaaaaaaaaaaaaaaa", False),
+def _run_dir(tmp_path, flows, allow=()):
+    from mitmproxy import io
+    from mitmproxy.test import tflow
+
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "run.json").write_text(json.dumps({"scenario": "s", "run": "unset", "variant": "unset",
+                                            "allow": list(allow), "expect": {}}))
+    with open(d / "flows.mitm", "wb") as fo:
+        w = io.FlowWriter(fo)
+        for host, body in flows:
+            f = tflow.tflow(resp=True)
+            f.request.host = host
+            f.request.method = "POST"
+            f.request.path = "/v1/e"
+            f.request.content = body
+            w.add(f)
+    return d
+
+
+@pytest.mark.parametrize("flows, allow, sends", [
+    ([("t.example", b'{"install_id": "c7e516e11ea94bd6a4c6c0f0e1a9b2d3"}')], (), True),
+    ([("t.example", b'{"version": "1.2.3"}')], (), False),
+    ([("idx.example", b'{"install_id": "c7e516e11ea94bd6a4c6c0f0e1a9b2d3"}')], ("idx.example",), False),
 ])
-def test_identifier_candidates(value, is_id):
-    assert _looks_like_id(value) is is_id
+def test_twins_are_wanted_only_when_an_identifier_went_somewhere_undeclared(tmp_path, flows, allow, sends):
+    assert sends_identifiers(_run_dir(tmp_path, flows, allow)) is sends
 
 
-@pytest.mark.parametrize("host, path, declared, allowed, keys, cls", [
-    ("t.example", "/x", ("t.example",), (), set(), "telemetry"),
-    ("api.example", "/v1/t", ("api.example/v1/*",), (), set(), "telemetry"),
-    ("api.segment.io", "/v1/batch", (), (), set(), "telemetry"),
-    ("telemetry.tool.example", "/", (), (), set(), "telemetry"),
-    ("idx.example", "/simple/x/", (), ("idx.example",), set(), "functional"),
-    ("app.example", "/api", (), (), {"event", "anonymousid"}, "telemetry"),
-    ("app.example", "/api", (), (), {"properties"}, "unknown"),
-    ("app.example", "/track", (), (), {"properties"}, "telemetry"),
-    ("docs.example", "/page", (), (), set(), "unknown"),
+@pytest.mark.parametrize("line, notice", [
+    ("demo-tool collects anonymous usage statistics. Disable with: demo-tool telemetry disable", True),
+    ("Astro collects completely anonymous usage data.", True),
+    ("Attention: Turborepo now collects completely anonymous telemetry regarding usage.", True),
+    ("Telemetry is enabled. To opt out, set TOOL_TELEMETRY=0", True),
+    ("We send anonymous crash reports to help fix bugs", True),
+    ("Set DO_NOT_TRACK=1 to disable", True),
+    ("Usage data helps us improve; run `tool analytics off`", True),
+    # negative rows: the word alone is no sentence a user would read as a notice
+    ('  "azure-cli-telemetry": "1.1.0",', False),
+    ("  --no-telemetry        (flag)", False),
+    ("npm notice New minor version of npm available!", False),
+    ("Collecting idna==3.7", False),
+    ("Collecting analytics-python==1.4.0 (from tool)", False),  # pip installing a package so named
+    ("analytics.py compiled", False),
 ])
-def test_classify(host, path, declared, allowed, keys, cls):
-    assert classify(host, path, declared, allowed, keys)[0] == cls
+def test_built_in_notice_patterns(line, notice):
+    assert bool(NOTICE_PATTERNS.search(line)) is notice
 
 
-def test_event_keys_from_key_names():
-    assert event_keys({"batch", "event", "anonymousid", "name"}) == {"event", "anonymousid"}
-
-
-def _run_dir(tmp_path, flows, steps, notice_at=None, t0=1000.0):
+def _timeline_run_dir(tmp_path, flows, steps, notice_at=None, t0=1000.0):
     import json
 
     from mitmproxy import io
@@ -87,7 +104,7 @@ def test_timeline_and_endpoint_counts(tmp_path):
              http(2.5, "t.example", "GET", "/ping"), lookup(3.0, "cdn.example")]
     steps = [{"name": "install", "started": t0, "ended": t0 + 1, "exit_code": 0, "expect_exit": 0, "timed_out": False},
              {"name": "use", "started": t0 + 1, "ended": t0 + 3.5, "exit_code": 2, "expect_exit": 0, "timed_out": False}]
-    audit = analysis.analyze_run_dirs([_run_dir(tmp_path, flows, steps, notice_at=2.0)])
+    audit = analysis.analyze_run_dirs([_timeline_run_dir(tmp_path, flows, steps, notice_at=2.0)])
     [run] = audit.runs
     assert [(s.name, s.start, s.end, s.ok) for s in run.steps] == [("install", 0.0, 1.0, True), ("use", 1.0, 3.5, False)]
     assert run.notice_at == 2.0 and run.duration == 3.5

@@ -66,6 +66,26 @@ def test_init_scaffolds_a_valid_scenario(tmp_path):
     assert cli("init", "my-tool", cwd=tmp_path).returncode == 2
 
 
+@pytest.mark.parametrize("tool, denied_env, denied_run", [
+    ("nextjs", (("NEXT_TELEMETRY_DISABLED", "1"),), ()),
+    ("Next.js", (("NEXT_TELEMETRY_DISABLED", "1"),), ()),        # by name, any case and punctuation
+    ("dvc", (), ("dvc config core.analytics false --global",)),  # a command where no variable is documented
+])
+def test_init_tool_fills_the_documented_consent(tmp_path, tool, denied_env, denied_run):
+    r = cli("init", "app", "--tool", tool, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    sc = scenario.load(tmp_path / "app.yaml")
+    assert (sc.denied.env, sc.denied.run) == (denied_env, denied_run)
+    assert sc.granted is not None and "toptout" in (tmp_path / "app.yaml").read_text()
+
+
+def test_init_tool_unknown_suggests(tmp_path):
+    r = cli("init", "app", "--tool", "next", cwd=tmp_path)
+    assert r.returncode == 0  # "next" is Next.js' executable
+    r = cli("init", "app2", "--tool", "gatsbyy", cwd=tmp_path)
+    assert r.returncode == 2 and "not in the consent catalog" in r.stderr and not (tmp_path / "app2.yaml").exists()
+
+
 def _flow_file(path, body: bytes, host="t.example", scheme="https"):
     f = tflow.tflow(resp=True)
     f.request.host = f.request.headers["host"] = host

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from auditor import analysis, inspection
+from auditor import analysis, catalog, inspection
+from auditor.rules import RunFacts
 from auditor.detect import Matcher, scan
 from auditor.flowstore import Exchange
 from auditor.identity import generate
@@ -33,17 +34,22 @@ EVENT = {"event": "cli_run", "anonymousId": "c7e516e11ea94bd6a4c6c0f0e1a9b2d3", 
 ])
 def test_event_shaped_payload_is_classified_whatever_its_encoding(body, ctype):
     """The JSON body used to be scanned as text only: its keys never reached classification."""
-    facts = analysis._exchange_facts(post(body, ctype), MATCHER, (), (), [], True)
+    facts = analysis._exchange_facts(post(body, ctype), MATCHER, analysis.Scope(), [])
+    assert catalog.event_shaped(set(facts.event_keys), facts.ex.path)
+    assert {"anonymousid", "event"} <= facts.event_keys
+    run = RunFacts("s", "unset", "unset", "", [facts], [], None, "", True, "proxy")
+    analysis.judge([run])
     assert facts.cls == "telemetry", facts.reason
-    assert "anonymousid" in facts.reason and "event" in facts.reason
+    assert "event-shaped payload: anonymousid, event" in facts.reason
 
 
 @pytest.mark.parametrize("body", [
     json.dumps({"name": "x", "items": [1, 2]}).encode(),   # JSON, but no event keys
     b"q=hello&page=2",
 ])
-def test_payload_without_event_keys_is_not_telemetry(body):
-    assert analysis._exchange_facts(post(body), MATCHER, (), (), [], True).cls == "unknown"
+def test_payload_without_event_keys_is_not_event_shaped(body):
+    facts = analysis._exchange_facts(post(body), MATCHER, analysis.Scope(), [])
+    assert not catalog.event_shaped(set(facts.event_keys), facts.ex.path)
 
 
 def test_evidence_is_what_scan_finds():
@@ -87,7 +93,7 @@ def test_json_is_parsed_once_per_document(monkeypatch):
     real = json.loads
     monkeypatch.setattr(inspection.json, "loads", lambda data, *a, **k: calls.append(1) or real(data, *a, **k))
     body = json.dumps({"event": "x", "anonymousId": "c7e516e11ea94bd6a4c6c0f0e1a9b2d3"}).encode()
-    analysis._exchange_facts(post(body), MATCHER, (), (), [], True)
+    analysis._exchange_facts(post(body), MATCHER, analysis.Scope(), [])
     assert len(calls) == 1
 
 

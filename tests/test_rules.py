@@ -4,22 +4,23 @@ import pytest
 
 from auditor.findings import Evidence
 from auditor.flowstore import Exchange
+from auditor.identifiers import Verdict
 from auditor.rules import ExchangeFacts, RunFacts, consent_rules, evidence_rules, identifier_rules, security_rules
 
 
-def ex(host="t.example", method="POST", body=b'{"event":"x"}', scheme="https", ts=10.0, **kw):
+def ex(host="t.example", method="POST", body=b'{"event":"x"}', scheme="https", ts=10.0, url_query=False, **kw):
     return Exchange(id=f"{host}-{ts}", kind=kw.pop("kind", "http"), host=host, scheme=scheme, method=method,
-                    url=f"{scheme}://{host}/v1/e", path="/v1/e", tls=scheme == "https", request_body=body,
-                    timestamp=ts, **kw)
+                    url=f"{scheme}://{host}/v1/e" + ("?v=1" if url_query else ""), path="/v1/e",
+                    tls=scheme == "https", request_body=body, timestamp=ts, **kw)
 
 
 def xf(cls="telemetry", evidence=(), ids=None, **kw):
     return ExchangeFacts(ex(**kw), cls, "test", list(evidence), ids or {})
 
 
-def run(variant="unset", name=None, exchanges=(), notice=None, has_denied=True, same_home="", events=()):
+def run(variant="unset", name=None, exchanges=(), notice=None, has_denied=True, same_home="", events=(), **kw):
     return RunFacts("s", name or variant, variant, same_home, list(exchanges), list(events), notice,
-                    "expect.notice", has_denied, "proxy")
+                    "expect.notice", has_denied, "proxy", **kw)
 
 
 def rules(findings):
@@ -56,8 +57,31 @@ def test_no_way_to_refuse_raises_opt_out_to_high():
 
 
 def test_contact_without_payload_after_refusal_is_sec_005():
-    silent = xf(method="GET", body=b"")
-    assert rules(consent_rules(run("denied", exchanges=[silent]))) == ["SEC-005"]
+    silent = xf(cls="undeclared", method="GET", body=b"")
+    assert rules(consent_rules(run("denied", exchanges=[silent], telemetry_hosts=frozenset({"t.example"})))) == ["SEC-005"]
+    assert consent_rules(run("denied", exchanges=[silent])) == []  # a host that never collected
+    lookup = xf(cls="undeclared", kind="dns", method="", body=b"")
+    update = xf(cls="undeclared", method="GET", body=b"", url_query=True)
+    hosts = frozenset({"t.example"})
+    assert consent_rules(run("denied", exchanges=[lookup, update], telemetry_hosts=hosts)) == [], \
+        "the lookup is explained by the update check on the same host"
+
+
+@pytest.mark.parametrize("cls, rule", [("collection", ["CONSENT-001"]), ("undeclared", []), ("functional", [])])
+def test_data_collection_counts_for_the_awareness_rules(cls, rule):
+    assert rules(consent_rules(run("denied", exchanges=[xf(cls=cls)]))) == rule
+
+
+def test_twin_runs_make_no_per_run_findings():
+    ev = Evidence("canary", "username", "body:$.u", value_digest="d", category="personal")
+    twin = run("unset", name="unset-twin-user", exchanges=[xf(evidence=[ev], scheme="http")], twin="user")
+    assert consent_rules(twin) == evidence_rules(twin) == security_rules(twin) == []
+
+
+def test_a_documented_opt_out_that_did_not_hold_is_said():
+    note = "the documented opt-out TOOL_TELEMETRY=0 of Tool (https://tool.example/telemetry; consent catalog from toptout)"
+    [f] = consent_rules(run("denied", exchanges=[xf()], optout_note=note))
+    assert f.rule == "CONSENT-001" and note + " did not hold" in f.detail
 
 
 @pytest.mark.parametrize("match, form, rule", [
@@ -110,21 +134,28 @@ def test_untrusted_ca_acceptance_and_refusal():
     assert rules(security_rules(run("unset", events=refused))) == ["SEC-004"]
 
 
-def ids(value):
-    return {"body:$.id": value}
+def verdict(kind, confidence="certain", **kw):
+    x = xf()
+    return Verdict("POST t.example/v1/e", "body:$.id", kind, confidence, "V" * 20, run(), x, **kw)
 
 
-def test_machine_fingerprint_vs_stored_id_vs_per_run_id():
-    fresh1 = run(name="unset", exchanges=[xf(ids={"body:$.m": "M" * 20, "body:$.a": "a1", "body:$.s": "s1"})])
-    rerun = run(name="unset-3", same_home="unset",
-                exchanges=[xf(ids={"body:$.m": "M" * 20, "body:$.a": "a1", "body:$.s": "s3"})])
-    fresh2 = run(name="unset-2", exchanges=[xf(ids={"body:$.m": "M" * 20, "body:$.a": "a2", "body:$.s": "s2"})])
-    found = {(f.rule, f.evidence.location) for f in identifier_rules([fresh1, rerun, fresh2])}
-    assert found == {("PRIV-003", "body:$.m"), ("PRIV-004", "body:$.a")}
-
-
-def test_no_stability_finding_with_a_single_run():
-    assert identifier_rules([run(exchanges=[xf(ids=ids("x" * 20))])]) == []
+@pytest.mark.parametrize("kind, rule, category, words", [
+    ("machine", "PRIV-003", "personal", "machine fingerprint"),
+    ("user", "PRIV-003", "personal", "follows the person"),
+    ("project", "CONF-003", "confidential", "project fingerprint"),
+    ("stable", "PRIV-003", "personal", "not attributed"),
+    ("stored", "PRIV-004", "personal", "tracking id stored on disk"),
+    ("constant", None, None, None), ("nonce", None, None, None), ("unknown", None, None, None),
+])
+def test_identifier_verdicts_map_to_rules(kind, rule, category, words):
+    found = identifier_rules([verdict(kind, homes=3)])
+    if rule is None:
+        assert found == []
+        return
+    [f] = found
+    assert (f.rule, f.evidence.category, f.evidence.match, f.variant) == (rule, category, "identifier", "unset")
+    assert words in f.detail
+    assert "V" * 8 not in f.evidence.excerpt + f.detail  # a masked excerpt, never the value
 
 
 def test_exit_mid_handshake_is_not_a_refusal_when_the_host_decrypted():

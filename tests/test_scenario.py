@@ -33,8 +33,10 @@ network:
   allow: ["@pip-index", internal-mirror.example.com, "*.cdn.example"]
 expect:
   telemetry: [telemetry.polite-tool.example, "api.polite.example/v1/*"]
+  functional: [updates.polite.example, "api.polite.example/v2/latest"]
   notice: "(?i)anonymous usage statistics"
 repeat: 2
+twins: never
 """
 
 
@@ -56,12 +58,15 @@ def test_full_schema_loads(tmp_path):
     assert sc.files == (("config/app.toml", "debug = false\n"),)
     assert sc.notice.search("Anonymous usage statistics are collected")
     assert sc.repeat == 2 and sc.dir == tmp_path.resolve()
+    assert sc.expect_functional == ("updates.polite.example", "api.polite.example/v2/latest")
+    assert sc.twins == "never"
 
 
 def test_defaults(tmp_path):
     sc = scenario.load(write(tmp_path, "schema_version: 1\nname: x\nsteps: [{run: 'true'}]\n"))
     step = sc.steps[0]
     assert (step.name, step.timeout, step.tty, step.expect_exit) == ("step-1", 120.0, False, 0)
+    assert (sc.expect_functional, sc.twins) == ((), "auto")
     # No consent declared: denied/granted are not applicable.
     assert "denied" not in sc.applicable_variants() and "unset" in sc.applicable_variants()
 
@@ -86,6 +91,12 @@ def test_defaults(tmp_path):
     ("schema_version: 1\nname: x\nsteps: [{run: a}]\nfiles: {../escape: x}\n", 4, "files.../escape", "relative path"),
     ("schema_version: 1\nname: x\nsteps:\n  - run: a\n    tty: yes please\n", 5, "steps[0].tty", "true or false"),
     ("schema_version: 1\nname: x\nsteps: [{run: a}]\nrepeat: 0\n", 4, "repeat", "between 1 and 10"),
+    ("schema_version: 1\nname: x\nsteps: [{run: a}]\nexpect: {functional: ['@pip-index']}\n", 4,
+     "expect.functional[0]", "belongs in network.allow"),
+    ("schema_version: 1\nname: x\nsteps: [{run: a}]\nexpect: {functional: [a b]}\n", 4, "expect.functional[0]",
+     "not a host"),
+    ("schema_version: 1\nname: x\nsteps: [{run: a}]\ntwins: false\n", 4, "twins", "expected a string"),
+    ("schema_version: 1\nname: x\nsteps: [{run: a}]\ntwins: sometimes\n", 4, "twins", "auto, always, never"),
 ])
 def test_errors_name_file_line_and_key(tmp_path, text, line, key, message):
     path = write(tmp_path, text)

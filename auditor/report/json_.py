@@ -52,11 +52,15 @@ def document(audit: Audit, out: Path) -> dict:
         "notes": list(audit.notes),
         "scenarios": [{"name": s, "variants": [_run(r, out) for r in view.runs_of(audit, s)]}
                       for s in view.scenario_names(audit)],
-        "endpoints": [{"host": e.host, "class": e.cls, "action": e.action,
-                       "variants": view.sorted_variants(e.variants), "requests": e.requests,
+        "endpoints": [{"host": e.host, "class": e.cls, "confidence": e.confidence, "evidence": list(e.evidence),
+                       "action": e.action, "variants": view.sorted_variants(e.variants), "requests": e.requests,
                        "dns_lookups": e.lookups, "connections": e.connections,
                        "ports": [{"scheme": s, "port": p, "forwarded": (s, p) in e.forwarded}
-                                 for s, p in e.ports]}
+                                 for s, p in e.ports],
+                       "by_request": [{"scenario": c.scenario, "request": c.key, "class": c.cls,
+                                       "confidence": c.confidence,
+                                       "evidence": list(c.evidence), "runs": view.sorted_variants(c.runs),
+                                       "requests": c.requests} for c in e.by_request]}
                       for e in sorted(audit.endpoints, key=lambda e: (e.host, e.cls))],
         "findings": [f.to_json() for f in view.sorted_findings(audit.findings)],
     }

@@ -109,9 +109,10 @@ def _findings(audit: Audit) -> list[str]:
 
 def _endpoints(audit: Audit) -> list[str]:
     ordered = sorted(audit.endpoints, key=view.endpoint_key)
-    rows = [[code(e.host, 80), e.cls, e.action or "lookup only", code(", ".join(view.sorted_variants(e.variants)), 80),
-             str(e.requests), str(e.lookups), str(e.connections)] for e in ordered[:MAX_ENDPOINTS]]
-    lines = _table(["host", "class", "handling", "runs", "HTTP requests", "DNS lookups", "other flows"], rows)
+    rows = [[code(e.host, 80), e.cls, code(e.evidence[0], 120) if e.evidence else "", e.action or "lookup only",
+             code(", ".join(view.sorted_variants(e.variants)), 80), str(e.requests), str(e.lookups),
+             str(e.connections)] for e in ordered[:MAX_ENDPOINTS]]
+    lines = _table(["host", "class", "why", "handling", "runs", "HTTP requests", "DNS lookups", "other flows"], rows)
     if len(ordered) > MAX_ENDPOINTS:
         lines.insert(-1, f"\n…and {len(ordered) - MAX_ENDPOINTS} more in `findings.json`.")
     return lines

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import outfiles, safetext
-from ..audit import Audit, Endpoint, RunSummary
+from ..audit import CLASS_ORDER, Audit, Endpoint, RunSummary
 from ..findings import SEVERITIES, SEVERITY_RANK, Finding, run_key
 
 CONCERNS = {  # SPEC §1, in the order the Linux Foundation policy asks them
@@ -22,7 +22,7 @@ CONCERNS = {  # SPEC §1, in the order the Linux Foundation policy asks them
                 "channels), even for users who refused?",
 }
 
-ENDPOINT_CLASS_ORDER = ("telemetry", "unknown", "functional")
+ENDPOINT_CLASS_ORDER = CLASS_ORDER
 
 
 # --- captured text: one helper for every renderer and the terminal (see safetext) ----------

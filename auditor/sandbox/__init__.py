@@ -21,6 +21,9 @@ class SessionInfo:
     coverage_note: str  # what this capture cannot see, for the report
     prefix: list[str] = field(default_factory=list)  # argv prefix that runs a command inside the sandbox
     pids: tuple[int, ...] = ()  # processes of the backend itself (never killed as SUT descendants)
+    # Identity keys the program really sees as planted (a machine twin is an intervention only where
+    # the machine's own values can be changed): e.g. ("hostname", "machine_id").
+    planted: tuple[str, ...] = ()
 
 
 class Session(Protocol):

@@ -233,7 +233,8 @@ class TunSession:
             note += "; no packet capture (capture.pcap) was written: " + self.pcap_problem
         pids = tuple(p.pid for p in (self.mitm.proc, self.keeper, self.tcpdump) if p is not None)
         self.info = SessionInfo(mode="tun", env=env, ca_env=ca_names, coverage=("tcp", "udp", "dns", "http"),
-                                coverage_note=note, prefix=self.enter_prefix(), pids=pids)
+                                coverage_note=note, prefix=self.enter_prefix(), pids=pids,
+                                planted=("hostname", "fqdn", "machine_id"))
 
     def _write_files(self, hostname: str, fqdn: str, machine_id: str) -> None:
         self.files.mkdir(parents=True, exist_ok=True)

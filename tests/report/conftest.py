@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from auditor.audit import Audit, Contact, Endpoint, RunSummary, StepSpan
+from auditor.audit import Audit, Contact, Endpoint, RequestClass, RunSummary, StepSpan
 from auditor.findings import Evidence, Finding
 
 SCENARIO = "polite-tool"
@@ -59,10 +59,15 @@ def make_audit(**kw) -> Audit:
     )
     endpoints = (
         Endpoint("telemetry.polite-tool.example", "telemetry", ("unset-2", "denied", "unset"), 8, "sinkhole",
-                 ports=(("https", 443),)),
+                 ports=(("https", 443),), confidence="certain",
+                 evidence=("sent in unset, not in denied: gated by consent",),
+                 by_request=(RequestClass("POST telemetry.polite-tool.example/v1/collect",
+                                          "telemetry.polite-tool.example", "telemetry", "certain",
+                                          ("sent in unset, not in denied: gated by consent",),
+                                          ("unset-2", "unset"), 8, SCENARIO),)),
         Endpoint("index.registry.example", "functional", ("unset",), 2, "forward",
                  ports=(("https", 443), ("http", 8080)), forwarded=(("https", 443), ("http", 8080))),
-        Endpoint("cdn.polite-tool.example", "unknown", ("unset",), 1, "sinkhole"),
+        Endpoint("cdn.polite-tool.example", "undeclared", ("unset",), 1, "sinkhole"),
     )
     base = dict(tool_version=VERSION, created=CREATED, capture="tun", complete=True, runs=runs,
                 endpoints=endpoints, findings=findings, scenarios=(SCENARIO,), fail_on="high",
@@ -123,6 +128,6 @@ def hostile_audit() -> Audit:
                 excerpt=SURROGATE + "`backtick``run`"),
     )
     endpoints = (Endpoint(host, "telemetry", ("unset",), 1, "sinkhole"),
-                 Endpoint(JS_URL + LONG, "unknown", ("unset",), 1, "sinkhole"))
+                 Endpoint(JS_URL + LONG, "undeclared", ("unset",), 1, "sinkhole"))
     return make_audit(runs=runs, findings=findings, endpoints=endpoints,
                       problems=(NUL + SCRIPT,), notes=(MD_IMG + IMG,))

@@ -44,10 +44,15 @@ def test_endpoints_sorted_by_host_with_sorted_variants(audit, tmp_path):
     eps = load(audit, tmp_path)["endpoints"]
     assert [e["host"] for e in eps] == ["cdn.polite-tool.example", "index.registry.example",
                                         "telemetry.polite-tool.example"]
-    assert eps[2] == {"host": "telemetry.polite-tool.example", "class": "telemetry",
+    assert eps[2] == {"host": "telemetry.polite-tool.example", "class": "telemetry", "confidence": "certain",
+                      "evidence": ["sent in unset, not in denied: gated by consent"],
                       "action": "sinkhole", "variants": ["unset", "unset-2", "denied"], "requests": 8,
                       "dns_lookups": 0, "connections": 0,
-                      "ports": [{"scheme": "https", "port": 443, "forwarded": False}]}
+                      "ports": [{"scheme": "https", "port": 443, "forwarded": False}],
+                      "by_request": [{"scenario": "polite-tool", "request": "POST telemetry.polite-tool.example/v1/collect",
+                                      "class": "telemetry", "confidence": "certain",
+                                      "evidence": ["sent in unset, not in denied: gated by consent"],
+                                      "runs": ["unset", "unset-2"], "requests": 8}]}
     assert eps[1]["ports"] == [{"scheme": "https", "port": 443, "forwarded": True},
                                {"scheme": "http", "port": 8080, "forwarded": True}]
 
