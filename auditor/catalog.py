@@ -7,6 +7,7 @@ telemetry on its own, and a missing name never makes it functional — the varia
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .policy import is_allowed
@@ -45,15 +46,18 @@ def event_keys(keys) -> set[str]:
     return EVENT_KEYS.intersection(keys)
 
 
-def name_label(host: str, path: str) -> str:
-    """What the destination's name says, or "" when it says nothing."""
+@functools.lru_cache(maxsize=4096)
+def _host_label(host: str) -> str:
     if is_allowed(host, HOSTS):
         return "known analytics host"
     if HOST_LABEL.match(host):
         return "host name says telemetry"
-    if PATH.search(path or ""):
-        return "path says telemetry"
     return ""
+
+
+def name_label(host: str, path: str) -> str:
+    """What the destination's name says, or "" when it says nothing."""
+    return _host_label(host) or ("path says telemetry" if PATH.search(path or "") else "")
 
 
 def event_shaped(keys: set[str], path: str) -> bool:

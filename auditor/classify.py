@@ -152,6 +152,12 @@ def _gated(k: _Key, base_runs: list) -> str:
     sent = _sent_in(k, base_runs)
     base = [r for r in base_runs if variants.get(r.variant) and variants.get(r.variant).base and sent[r.run]]
     if not base:
+        granted = [r for r in base_runs if variants.get(r.variant) and variants.get(r.variant).consent == "granted"
+                   and sent[r.run]]
+        quiet = [r for r in base_runs if (v := variants.get(r.variant)) and v.base and r.complete
+                 and r.run == r.variant]
+        if granted and quiet:
+            return f"sent in {granted[0].run}, not in {quiet[0].run}: sent only with consent (opt-in)"
         return ""
     refused = [r for r in base_runs if (v := variants.get(r.variant)) and v.refuses and r.complete
                and r.run == r.variant and not sent[r.run]]

@@ -115,7 +115,9 @@ def _judge(key: str, loc: str, s: _Seen, runs: dict[str, RunFacts], protocol: st
         for value in values:
             homes[value].add(runs[run].home)
     shared = [v for v, h in homes.items() if len(h) >= 2]
-    stored = {v: tuple(dict.fromkeys(p for run in s.values for p in where_stored(v, runs[run].stored)))
+    # A value is searched in the files of the runs that sent it only: where it could be stored.
+    stored = {v: tuple(dict.fromkeys(p for run, values in s.values.items() if v in values
+                                     for p in where_stored(v, runs[run].stored)))
               for v in homes}
     if protocol:
         value = next(iter(homes))

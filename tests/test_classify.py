@@ -81,6 +81,13 @@ def test_collector_and_update_check_on_one_host_are_told_apart():
     assert {f.rule for f in consent_rules(unset)} == {"CONSENT-003"}
 
 
+def test_what_only_a_consenting_run_sends_is_opt_in_telemetry():
+    got, full = classes([run("unset"), run("granted", http("c.example", "/x", body=b'{"a": "b"}'))])
+    assert got["POST c.example/x"] == ("telemetry", "certain")
+    assert "sent only with consent (opt-in)" in full["POST c.example/x"].evidence[0]
+    assert all(not consent_rules(r) for r in [run("unset"), run("granted", http("c.example", "/x", body=b"{}"))])
+
+
 def test_an_incomplete_refusal_run_proves_nothing():
     unset = run("unset", http("c.example", "/x", body=b'{"a": "b"}'))
     denied = run("denied", complete=False)
