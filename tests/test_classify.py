@@ -130,3 +130,20 @@ def test_endpoint_states_its_class_and_evidence():
 def test_collectors_registry_is_complete():
     assert {c.name for c in collectors.COLLECTORS} == {
         "snowplow", "segment", "amplitude", "mixpanel", "posthog", "ga4", "sentry", "otlp", "scarf", "appinsights"}
+
+
+def test_endpoint_evidence_never_prints_an_identity_value(tmp_path):
+    from auditor.detect import Matcher
+    from auditor.identity import generate
+    from auditor.policy import Policy
+    from auditor.redaction import Redactor
+
+    ident = generate(3)
+    path = f"/v1/users/{ident.username}/events"
+    unset = run("unset", http("c.example", path, body=b'{"a": "b"}'))
+    audit = analysis.build([unset, run("denied")], [], policy=Policy(), baseline=frozenset(), fail_on="never",
+                           capture="proxy", notes=[], problems=[], redactor=Redactor(matchers=[Matcher(ident)]))
+    [ep] = audit.endpoints
+    text = repr(ep)
+    assert ident.username not in text, text
+    assert ep.by_request[0].key.startswith("POST c.example/v1/users/") and ep.by_request[0].key.endswith("/events")
