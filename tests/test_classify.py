@@ -121,7 +121,7 @@ def test_one_variant_classes(exchange, scope, expected):
 def test_endpoint_states_its_class_and_evidence():
     unset = run("unset", http("api.tool.example", "/events/metrics", body=EVENT), http("api.tool.example", UPDATE, "GET"))
     judged = analysis.judge([unset, run("denied", http("api.tool.example", UPDATE, "GET"))])
-    [ep] = analysis._endpoints([unset], judged.classes)
+    [ep] = analysis._endpoints([unset], judged.classes, lambda text: text)
     assert (ep.cls, ep.confidence) == ("telemetry", "certain")
     assert [c.cls for c in ep.by_request] == ["telemetry", "undeclared"]
     assert ep.evidence[0].startswith("sent in unset, not in denied")
