@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Iterator, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from ..decode.jsondoc import segment as _segment  # `segment` is the Segment module's name
 from ..flowstore import Exchange
@@ -42,7 +42,8 @@ class Request:
 
     @classmethod
     def of(cls, ex: Exchange, seen: Inspection) -> "Request":
-        query = dict(parse_qsl(urlsplit(ex.url).query, keep_blank_values=True))
+        # Not urlsplit: a hostile URL ("https://a[b.example/") must not stop the recognisers.
+        query = dict(parse_qsl(ex.url.split("#", 1)[0].partition("?")[2], keep_blank_values=True))
         headers = {k.lower(): v for k, v in reversed(ex.request_headers)}
         return cls(ex.method, ex.host, ex.path.split("?", 1)[0], {**seen.params, **query}, headers,
                    headers.get("content-type", "").lower(), tuple(seen.docs))

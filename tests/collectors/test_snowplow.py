@@ -29,3 +29,13 @@ def test_snowplow_events_ids_and_keys_from_the_decoded_envelope():
     assert set(found.events) == {"ue", "com.acme/cli_run"}
     assert found.ids == ("body:$.data[*].duid",)
     assert found.keys == ("body:$.data[*].aid",)
+
+
+def test_a_url_that_is_not_a_url_is_no_protocol_and_no_crash():
+    from auditor.collectors import recognise
+    from auditor.flowstore import Exchange
+    from auditor.inspection import inspect
+
+    ex = Exchange(id="1", kind="http", host="a[b.example", method="GET", url="https://a[b.example/i?e=pv&tv=1",
+                  path="/i?e=pv&tv=1")
+    assert recognise(ex, inspect(ex, None)).protocol == "snowplow"
