@@ -91,7 +91,7 @@ def _exchange_facts(ex: flowstore.Exchange, matcher, scope: Scope, notes, budget
     said = classify.declared(ex.host, path, scope.telemetry, scope.functional, scope.allowed)
     protocol = collectors.recognise(ex, seen) if said != "functional" else None
     ids = {} if said in ("functional", "allowed") else \
-        identifiers.candidates(seen.fields, {e.location for e in seen.evidence})
+        identifiers.candidates(seen.fields, seen.evidence)
     return ExchangeFacts(ex, "undeclared", "", seen.evidence, ids,
                          key=classify.request_key(ex.kind, ex.method, ex.host, ex.path, ex.port),
                          declared=said, protocol=protocol, label=name_label(ex.host, ex.path),

@@ -34,11 +34,18 @@ _PLAIN_HEADERS = {"user-agent", "content-type", "content-encoding", "content-len
                   "accept-encoding", "accept-language", "host", "connection", "date", "te"}
 
 
-def candidates(fields: dict[str, Field], matched: set[str]) -> dict[str, str]:
+# A digest of the machine's own values sent as an id (sha256 of the machine-id) is a finding of its
+# own (PRIV-002) and a machine fingerprint too (PRIV-003): it stays a candidate.
+MACHINE_KEYS = frozenset({"machine_id", "real_machine_id", "mac", "real_mac", "hostname", "real_hostname"})
+
+
+def candidates(fields: dict[str, Field], evidence) -> dict[str, str]:
     """Id-like values of one exchange by location (array slots as [*]), leaving out what a detector
-    already reported (a canary or its digest is a finding of its own)."""
+    already reported (a canary or its digest is a finding of its own), except a digest of the
+    machine's values."""
     found: dict[str, str] = {}
-    matched = {slots(m) for m in matched}
+    matched = {slots(e.location) for e in evidence
+               if not (e.is_digest and e.match.removeprefix("digest-of:") in MACHINE_KEYS)}
     for loc, f in fields.items():
         if loc.startswith("header:") and f.key.lower() in _PLAIN_HEADERS:
             continue

@@ -144,3 +144,16 @@ def test_a_machine_twin_that_could_not_change_the_machine_attributes_nothing():
     assert (v.kind, v.confidence) == ("stable", "likely") and "could not change the machine" in v.detail
     seeing = run("unset-twin-machine", sent("other-1"), variant="unset", twin="machine")
     assert kind([run("unset", sent(M)), run("dnt", sent(M)), seeing, user, project])[0] == "machine"
+
+
+def test_a_digest_of_the_machine_id_stays_an_identifier_other_canaries_do_not():
+    from auditor.findings import Evidence
+    from auditor.identifiers import candidates
+    from auditor.inspection import Field
+
+    value = "9b74c9897bac770ffc029102a200c5de5ba8b3d1e1f1e0e3e4e5e6e7e8e9eaeb"
+    fields = {"body:$.anonymousId": Field("body:$.anonymousId", "anonymousId", value),
+              "body:$.project": Field("body:$.project", "project", "ab" * 16 + "cd" * 16)}
+    evidence = [Evidence("canary", "machine_id", "body:$.anonymousId", form="sha256"),
+                Evidence("canary", "project_path", "body:$.project", form="sha256")]
+    assert candidates(fields, evidence) == {"body:$.anonymousId": value}
