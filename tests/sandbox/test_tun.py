@@ -74,12 +74,12 @@ def test_keeper_plants_identity_and_ends_everything_when_its_pipe_closes(tmp_pat
     files = state / "tun" / "eat0"
     files.mkdir(parents=True)
     (files / "hostname").write_text("ws-planted\n")
-    spec = {"binds": {"/etc/hostname": str(files / "hostname")}, "mask": [], "hostname": "ws-planted",
+    spec = {"net": True, "binds": {"/etc/hostname": str(files / "hostname")}, "mask": [], "hostname": "ws-planted",
             "remove": str(files), "state": str(state)}
-    keeper = subprocess.Popen([sys.executable, "-m", "auditor.sandbox.tun", "keeper", json.dumps(spec)],
+    keeper = subprocess.Popen([sys.executable, "-m", "auditor.sandbox.keeper", json.dumps(spec)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               cwd=Path(tun.__file__).parents[2], start_new_session=True)
-    assert keeper.stdout.readline() == b"ready\n", keeper.stderr.read()
+    assert keeper.stdout.readline() == b"ready {}\n", keeper.stderr.read()
     k = keeper.pid
     ns = [f"--net=/proc/{k}/ns/net", f"--mount=/proc/{k}/ns/mnt", f"--uts=/proc/{k}/ns/uts"]
     inside = subprocess.run(["nsenter", *ns, "sh", "-c", "hostname; cat /etc/hostname; ls /sys/class/net"],
