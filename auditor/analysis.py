@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from . import __version__, detect, flowstore, inspection, outfiles
+from . import __version__, detect, flowstore, groundtruth, inspection, outfiles
 from .audit import Audit, Contact, Endpoint, RunSummary, StepSpan
 from .catalog import classify, event_keys
 from .decode import Budget
@@ -128,7 +128,7 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes,
         events=_read_jsonl(d / "events.jsonl"), notice_time=notice_time,
         notice_source="expect.notice" if pattern else "heuristic",
         has_denied=bool(manifest.get("consent", {}).get("denied")), capture=manifest.get("capture", "?"))
-    problems = tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(facts)
+    problems = tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(facts) + groundtruth.problems(d, manifest)
     summary = RunSummary(
         scenario=rf.scenario, name=rf.run, variant=rf.variant, capture=rf.capture,
         coverage=tuple(manifest.get("coverage", ())), coverage_note=manifest.get("coverage_note", ""),
@@ -139,6 +139,7 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes,
         scenario_file=str(manifest.get("scenario_path") or ""), scenario_root=str(manifest.get("scenario_root") or ""),
         scenario_lines=tuple((str(k), v) for k, v in (manifest.get("scenario_lines") or {}).items()
                              if isinstance(v, int)),
+        isolation=(manifest.get("isolation") or {}).get("level", ""),
         telemetry_requests=sum(1 for x in facts if x.cls == "telemetry" and x.has_payload),
         **_timeline(manifest, facts, notice_time))
     return rf, summary
