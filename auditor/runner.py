@@ -25,6 +25,7 @@ from .errors import CaptureError
 from .identity import Identity
 from .sandbox import Backend, SessionInfo, isolation
 from .sandbox.box import BoxSpec
+from .sandbox.mitm import CACHE_LINK
 from .scenario import Answer, Scenario, Step
 from .variants import Variant, consent_for, variant_env
 
@@ -283,6 +284,16 @@ class StepRunner:
         return (None if timed_out else proc.returncode), timed_out
 
 
+def _audit_paths(out: Path, state_dir: Path) -> tuple[Path, ...]:
+    """What a contained program must not see: the run directories, the audit's state (CA key),
+    the download cache it links to."""
+    paths = [out.resolve() / "runs", state_dir.resolve()]
+    cache = state_dir / CACHE_LINK
+    if cache.is_dir():
+        paths.append(cache.resolve())
+    return tuple(paths)
+
+
 def host_paths(plan: RunPlan, sandbox_root: Path) -> tuple[Path, Path]:
     """Where a run's HOME and work dir are on the host (they stay until the audit ends)."""
     home = sandbox_root / "home" / plan.identity.username
@@ -326,7 +337,7 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
     if contained:
         box = BoxSpec(home=home, home_inside=identity.home, username=identity.username,
                       full_name=identity.full_name, hostname=identity.hostname,
-                      scenario_dir=Path(sc.dir).resolve(), hide=(out.resolve() / "runs", state_dir.resolve()))
+                      scenario_dir=Path(sc.dir).resolve(), hide=_audit_paths(out, state_dir))
     manifest["isolation"] = isolation.current().to_json()
     try:
         session = backend.start(run_dir, allow, state_dir, variant.untrusted_ca, identity=identity, box=box)
