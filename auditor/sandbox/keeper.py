@@ -122,24 +122,36 @@ def _setup(spec: dict) -> dict:
               for d in spec.get("mask", ()) if os.path.isdir(d)]
     if spec.get("net"):
         argvs.append(["ip", "link", "set", "lo", "up"])
-        if spec.get("mac"):
-            # A canary MAC where programs look for one (getifaddrs, SIOCGIFCONF and Node's
-            # networkInterfaces list only interfaces with an address). No route but its own
-            # address: the TUN device stays the only way out; a dummy device discards what it gets.
-            argvs += [["ip", "link", "add", "eth0", "type", "dummy"],
-                      ["ip", "link", "set", "eth0", "address", spec["mac"], "addrgenmode", "none"],
-                      ["ip", "addr", "add", DUMMY_V4, "dev", "eth0", "noprefixroute"],
-                      ["ip", "link", "set", "eth0", "up"]]
     for argv in argvs:
         r = subprocess.run(argv, capture_output=True, text=True)
         if r.returncode:
             raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
     if spec.get("net"):
         socket.sethostname(spec["hostname"])
+        if spec.get("mac"):
+            _mac_interface(spec["mac"])
     info: dict = {}
     if spec.get("stage") is not None:
         info.update(_stage(spec))
     return info
+
+
+def _mac_interface(mac: str) -> None:
+    """A canary MAC where programs look for one (getifaddrs, SIOCGIFCONF and Node's
+    networkInterfaces list only interfaces with an address). No route but its own address: the TUN
+    device stays the only way out, and this interface discards what it is given (a dummy device;
+    a bridge without ports where the kernel has no dummy driver)."""
+    for kind in ("dummy", "bridge"):
+        if subprocess.run(["ip", "link", "add", "eth0", "type", kind], capture_output=True).returncode == 0:
+            break
+    else:
+        raise RuntimeError("cannot create an interface for the canary MAC (neither dummy nor bridge devices)")
+    for argv in (["ip", "link", "set", "eth0", "address", mac, "addrgenmode", "none"],
+                 ["ip", "addr", "add", DUMMY_V4, "dev", "eth0", "noprefixroute"],
+                 ["ip", "link", "set", "eth0", "up"]):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
 
 
 def _stage(spec: dict) -> dict:
