@@ -93,7 +93,8 @@ def _hidden(spec: BoxSpec, real_home: str) -> list[str]:
 def sources(spec: BoxSpec, expose: dict[str, str], real_home: str) -> list[str]:
     """Host paths the sandbox binds: its HOME, the scenario, files of the audit it must read, and
     the agent's interpreter when it lives in a hidden tree."""
-    out = [str(spec.home), str(spec.scenario_dir), *(p for p in expose if os.path.exists(p))]
+    # Exposed files are copied in (see Box): only directories are bound.
+    out = [str(spec.home), str(spec.scenario_dir), *(p for p in expose if os.path.isdir(p))]
     prefix = python_prefix()
     if any(_under(prefix, h) for h in _hidden(spec, real_home) + [str(p) for p in spec.hide]):
         out.append(prefix)
@@ -203,7 +204,11 @@ class Box:
         keeper_info: what the keeper staged (None: no keeper, the paths are used as they are)."""
         self.spec, self.run_dir, self.uid = spec, run_dir, uid
         passwd, group = isolation.accounts(spec.username, spec.full_name, spec.home_inside, INSIDE_UID)
-        self.files = {**files, "/etc/passwd": passwd, "/etc/group": group}
+        # Files of the audit (the CA bundle) are copied in like the planted ones: a copy cannot be
+        # changed under a running program, and needs no path the sandbox user can reach.
+        copied = {dest: Path(host).read_text(encoding="utf-8", errors="replace")
+                  for host, dest in expose.items() if os.path.isfile(host)}
+        self.files = {**copied, **files, "/etc/passwd": passwd, "/etc/group": group}
         info = keeper_info or {}
         self.python = os.path.realpath(getattr(sys, "_base_executable", "") or sys.executable)
         self._fds = {inside: self._memfd(text) for inside, text in self.files.items()}

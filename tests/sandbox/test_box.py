@@ -31,17 +31,19 @@ def spec(tmp_path, **kw) -> box.BoxSpec:
 
 def test_mount_order_puts_deeper_paths_after_the_ones_that_hide_them(tmp_path):
     s = spec(tmp_path, scenario_dir=Path("/root/proj/scen"), hide=(Path("/work/out/runs"), Path("/tmp/state")))
-    bundle = tmp_path / "ca-bundle.pem"
+    bundle, mods = tmp_path / "ca-bundle.pem", tmp_path / "node_modules"
     bundle.write_text("CERT")
+    mods.mkdir()
     args = box.mount_args(s, files={"/etc/passwd": 7}, layer={"root": "/stage/root", "trees": {"/root/.pyenv": "/stage/t/0"}},
-                          expose={str(bundle): "/run/egress-audit/ca-bundle.pem"}, real_home="/root",
-                          staged={str(s.home): "/stage/s/0"})
+                          expose={str(bundle): "/run/egress-audit/ca-bundle.pem", str(mods): str(mods)},
+                          real_home="/root", staged={str(s.home): "/stage/s/0"})
     assert args[:3] == ["--bind", "/stage/root", "/"]
     pos = {(args[i], args[i + 2] if args[i] not in ("--tmpfs", "--dev", "--proc") else args[i + 1]): i
            for i in range(len(args)) if args[i].startswith("--")}
     assert pos[("--tmpfs", "/root")] < pos[("--bind", "/root/.pyenv")]  # a toolchain in the hidden HOME
     assert pos[("--tmpfs", "/root")] < pos[("--ro-bind", "/root/proj/scen")]
-    assert pos[("--tmpfs", "/run")] < pos[("--ro-bind", "/run/egress-audit/ca-bundle.pem")]
+    assert pos[("--tmpfs", "/tmp")] < pos[("--ro-bind", str(mods))]  # a directory is bound ...
+    assert str(bundle) not in args  # ... a file is copied in (Box), never bound from the audit's state
     assert pos[("--tmpfs", "/home")] < pos[("--bind", "/home/ysoldeab12")]
     assert ("--tmpfs", "/work/out/runs") in pos and ("--tmpfs", "/tmp/state") not in pos  # /tmp hides it already
     assert args[pos[("--bind", "/home/ysoldeab12")] + 1] == "/stage/s/0"
@@ -119,7 +121,9 @@ def sandbox(tmp_path):
     files = {"/etc/hostname": "ws-canary042\n", "/etc/machine-id": "0123456789abcdef0123456789abcdef\n"}
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "secret-ca.pem").write_text("PRIVATE KEY\n")
-    b, keeper = box.open_box(s, tmp_path, tmp_path / "state", tmp_path / "state" / "box", files=files, expose={})
+    (tmp_path / "state" / "ca-bundle.pem").write_text("-----BEGIN CERTIFICATE-----\nAUDIT-CA\n")
+    b, keeper = box.open_box(s, tmp_path, tmp_path / "state", tmp_path / "state" / "box", files=files,
+                             expose={str(tmp_path / "state" / "ca-bundle.pem"): box.inside("ca-bundle.pem")})
     yield b
     b.stop()
     if keeper:
@@ -144,6 +148,8 @@ def test_the_program_is_the_canary_user_and_sees_only_its_own_processes(sandbox,
     code, out = run(sandbox, f"cat {tmp_path / 'state' / 'secret-ca.pem'} 2>&1; echo x > /etc/probe 2>&1; "
                              "cat \"$0\" 2>&1; ls /root 2>&1 | wc -l")
     assert "PRIVATE KEY" not in out and "No such file" in out and "Permission denied" in out
+    code, out = run(sandbox, "cat /run/egress-audit/ca-bundle.pem; echo x >> /run/egress-audit/ca-bundle.pem")
+    assert "AUDIT-CA" in out and code != 0  # the CA bundle: readable, not writable
 
 
 @contained
