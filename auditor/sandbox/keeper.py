@@ -248,9 +248,10 @@ def remove_tree(top: Path) -> None:
         for name in dirs:
             p = os.path.join(d, name)
             try:
-                if os.lstat(p).st_dev != dev or os.path.ismount(p):
-                    continue
-                os.rmdir(p)
+                if os.path.islink(p):  # os.walk lists a link to a directory (the download cache) here
+                    os.unlink(p)
+                elif os.lstat(p).st_dev == dev and not os.path.ismount(p):
+                    os.rmdir(p)
             except OSError:
                 pass
         for name in names:

@@ -125,3 +125,16 @@ def test_a_canary_mac_is_planted_on_a_dummy_interface_without_a_route(tmp_path):
     mac, *routes = out.strip().splitlines()
     assert mac == ident.mac
     assert routes and all(f"dev {session.device}" in r for r in routes), routes  # the only way out
+
+
+def test_the_keepers_removal_removes_links_without_following_them(tmp_path):
+    from auditor.sandbox.keeper import remove_tree
+
+    outside = tmp_path / "cache"
+    (outside / "kept").mkdir(parents=True)
+    state = tmp_path / "state"
+    (state / "sandbox" / "home").mkdir(parents=True)
+    (state / "sandbox" / "home" / "f").write_text("x")
+    (state / "download-cache").symlink_to(outside, target_is_directory=True)
+    remove_tree(state)
+    assert not state.exists() and (outside / "kept").is_dir()
