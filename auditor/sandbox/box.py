@@ -265,6 +265,7 @@ class Box:
             theirs.close()
             for fd in self._fds.values():
                 os.close(fd)
+        self._closing = threading.Event()
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + READY_TIMEOUT
@@ -272,18 +273,27 @@ class Box:
             self.pump(0.1)
         if "ready" not in self._events:
             self.stop()
-            self._reader.join(2)
             raise CaptureError("the sandbox (bubblewrap) did not start: "
                                + (self.dead or "no answer within 15 s") + self._log_tail())
         self._find_pids()
 
     def _drain(self) -> None:
-        kept = 0
-        for line in iter(self.proc.stderr.readline, b""):
+        """bubblewrap's messages into sandbox.log. Reads the raw descriptor: whoever still holds the
+        pipe (a process of the sandbox) can never make stop() wait for this thread."""
+        fd, kept = self.proc.stderr.fileno(), 0
+        while not self._closing.is_set():
+            if not select.select([fd], [], [], 0.2)[0]:
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
             if kept < LOG_LIMIT:
-                self._log.write(b"bwrap: " + line[:2000])
+                self._log.write(b"".join(b"bwrap: " + line + b"\n" for line in chunk.splitlines()))
                 self._log.flush()
-                kept += len(line)
+                kept += len(chunk)
 
     def _log_tail(self) -> str:
         try:
@@ -411,11 +421,21 @@ class Box:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 problems.append("the sandbox did not end when asked; killed")
+            # SIGKILL to the namespace's init ends every process in it (and wakes a waiting tracer).
+            for pid in (self.init_pid, self.agent_pid):
+                try:
+                    if pid and os.readlink(f"/proc/{pid}/ns/pid") == self.pidns:  # not a reused PID
+                        os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if self.proc.poll() is None:
                 self.proc.kill()
-                self.proc.wait()
+            self.proc.wait()
+            self._closing.set()
             self._reader.join(2)
-            self.proc.stderr.close()
-            self._log.close()
+            if not self._reader.is_alive():
+                self.proc.stderr.close()
+                self._log.close()
             self._reap_init()
         return problems
 
@@ -439,6 +459,7 @@ def open_box(spec: BoxSpec, run_dir: Path, state_dir: Path, work: Path, *, files
     try:
         b.start()
     except BaseException:
+        b.stop()
         if keeper:
             keeper.stop()
         raise
