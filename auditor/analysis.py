@@ -128,7 +128,8 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes,
         events=_read_jsonl(d / "events.jsonl"), notice_time=notice_time,
         notice_source="expect.notice" if pattern else "heuristic",
         has_denied=bool(manifest.get("consent", {}).get("denied")), capture=manifest.get("capture", "?"))
-    problems = tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(facts) + groundtruth.problems(d, manifest)
+    problems = (tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(facts)
+                + groundtruth.problems(d, manifest))
     summary = RunSummary(
         scenario=rf.scenario, name=rf.run, variant=rf.variant, capture=rf.capture,
         coverage=tuple(manifest.get("coverage", ())), coverage_note=manifest.get("coverage_note", ""),

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import dpkt
 
+from . import outfiles
+
 MAX_LISTED = 10
 # The sandbox's addresses (sandbox/tun.py, sandbox/keeper.py): its side of every conversation.
 SANDBOX_ADDRESSES = ("10.0.0.1", "fd00:eaea::1", "10.0.0.2")
@@ -42,7 +44,7 @@ def _addr(value) -> str:
 
 def _packets(path: Path):
     """(time, proto, src, sport, dst, dport, tcp flags, payload length) per TCP/UDP packet."""
-    with open(path, "rb") as fo:
+    with outfiles.open_read(path) as fo:  # never through a link or from a FIFO a program planted
         reader = dpkt.pcap.UniversalReader(fo)
         link = reader.datalink()
         it = iter(reader)
@@ -71,7 +73,7 @@ def _packets(path: Path):
 def _events(run_dir: Path):
     """The capture's events (a torn or hostile line is skipped)."""
     try:
-        with open(run_dir / "events.jsonl", encoding="utf-8", errors="replace") as fo:
+        with outfiles.open_read(run_dir / "events.jsonl") as fo:
             for line in fo:
                 try:
                     e = json.loads(line)
@@ -90,7 +92,7 @@ def _recorded(run_dir: Path) -> dict[tuple, int]:
 
     conns: dict[tuple, set[str]] = defaultdict(set)
     try:
-        with open(run_dir / "flows.mitm", "rb") as fo:
+        with outfiles.open_read(run_dir / "flows.mitm") as fo:
             for flow in io.FlowReader(fo).stream():
                 c = flow.client_conn
                 if c.peername and c.sockname:
