@@ -29,6 +29,10 @@ class ProxySession:
     def __init__(self, run_dir: Path, allow: tuple[str, ...], state_dir: Path, untrusted_ca: bool,
                  identity=None, box: BoxSpec | None = None):
         confdir = state_dir / "ca"  # one CA per audit: the state dir is shared by its runs
+        # Created once, before parallel runs' mitmdumps would each write it while others read it.
+        from .tun import _ensure_ca
+
+        _ensure_ca(confdir)
         self.mitm = MitmProcess(run_dir, "regular@127.0.0.1:0", confdir, allow, state_dir)
         self.keeper: Keeper | None = None
         self.box: Box | None = None
