@@ -30,7 +30,7 @@ find_python() {
 apt_install() {
   # Only what is missing; --no-install-recommends keeps udev/systemd off the machine.
   local missing=() pkg cmd
-  for pair in git:git strace:strace tcpdump:tcpdump ip:iproute2 nft:nftables curl:curl; do
+  for pair in git:git strace:strace tcpdump:tcpdump ip:iproute2 nft:nftables curl:curl bwrap:bubblewrap; do
     cmd=${pair%%:*}; pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   done

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from . import (__version__, classify, collectors, detect, flowstore, homefiles, identifiers, inspection,
+from . import (__version__, classify, collectors, detect, flowstore, groundtruth, homefiles, identifiers, inspection,
                optouts, outfiles)
 from .audit import CLASS_ORDER, Audit, Contact, Endpoint, RequestClass, RunSummary, StepSpan
 from .catalog import event_keys, name_label
@@ -161,7 +161,8 @@ def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> RunFacts:
 
 
 def _summary(d: Path, manifest: dict, rf: RunFacts, flows: int, read_problems: tuple[str, ...] = ()) -> RunSummary:
-    problems = tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(rf.exchanges)
+    problems = (tuple(manifest.get("problems", ())) + read_problems + _uninspected_problem(rf.exchanges)
+                + groundtruth.problems(d, manifest))
     return RunSummary(
         scenario=rf.scenario, name=rf.run, variant=rf.variant, capture=rf.capture,
         coverage=tuple(manifest.get("coverage", ())), coverage_note=manifest.get("coverage_note", ""),
@@ -172,6 +173,7 @@ def _summary(d: Path, manifest: dict, rf: RunFacts, flows: int, read_problems: t
         scenario_file=str(manifest.get("scenario_path") or ""), scenario_root=str(manifest.get("scenario_root") or ""),
         scenario_lines=tuple((str(k), v) for k, v in (manifest.get("scenario_lines") or {}).items()
                              if isinstance(v, int)),
+        isolation=(manifest.get("isolation") or {}).get("level", ""),
         telemetry_requests=sum(1 for x in rf.exchanges if x.collects),
         **_timeline(manifest, rf.exchanges, rf.notice_time))
 

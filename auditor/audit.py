@@ -55,6 +55,7 @@ class RunSummary:
     notice_at: float | None = None  # seconds since the start when the notice was printed
     steps: tuple[StepSpan, ...] = ()
     contacts: tuple[Contact, ...] = ()  # in time order
+    isolation: str = ""  # contained | uncontained (the program ran without the sandbox) | "" (unknown)
 
 
 @dataclass(frozen=True)

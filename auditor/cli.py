@@ -158,6 +158,9 @@ def _finish(audit, out: Path | None, formats: tuple[str, ...]) -> int:
     counted = audit.counted()
     by_sev = {s: sum(1 for f in counted if f.severity == s) for s in SEVERITIES}
     summary = ", ".join(f"{n} {s}" for s, n in by_sev.items() if n) or "no findings"
+    from .report.view import uncontained
+
+    summary += uncontained(audit)
     if not audit.complete:
         _say(f"INCOMPLETE: the audit could not capture fully — not a clean result ({summary})", 0, "bold red")
         for p in audit.problems[:10]:

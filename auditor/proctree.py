@@ -1,6 +1,8 @@
 """Find and end every process a run started, including detached ones.
 
-The runner becomes a child subreaper, so a telemetry sender that double-forks to escape its parent
+A contained run (see sandbox/box.py) has a PID namespace of its own: its processes are exactly
+the members of that namespace, which no process can leave, whatever it does to its parents or
+environment. For uncontained runs, the runner becomes a child subreaper, so a telemetry sender that double-forks to escape its parent
 is re-parented to us instead of to init and can still be found and ended. Processes are tied to
 their run by the run's step PIDs and by a marker variable in their environment (which survives
 re-parenting, but not a program that scrubs its environment: those are matched by ancestry).
@@ -82,8 +84,25 @@ def descendants(roots: set[int], parents: dict[int, int] | None = None) -> set[i
     return seen
 
 
-def run_processes(run_id: str, roots: set[int], exclude: set[int]) -> set[int]:
-    """Live processes of one run: descendants of its steps, and our descendants carrying its marker."""
+def in_namespace(ns: str, kind: str = "pid") -> set[int]:
+    """Host PIDs of the members of a namespace (`pid:[inode]`, as /proc/PID/ns/KIND reads)."""
+    found = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry.name}/ns/{kind}") == ns:
+                    found.add(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def run_processes(run_id: str, roots: set[int], exclude: set[int], pidns: str = "") -> set[int]:
+    """Live processes of one run: the members of its PID namespace (contained runs, less the
+    sandbox's own init and agent in exclude), else descendants of its steps and our descendants
+    carrying its marker."""
+    if pidns:  # zombies are dead already; the namespace's init reaps them
+        return {p for p in in_namespace(pidns) - exclude - {os.getpid()} if not _is_zombie(p)}
     parents = _parents()
     mine = descendants({os.getpid()}, parents)
     excluded = exclude | descendants(exclude, parents)
@@ -104,9 +123,9 @@ def reap(pids: set[int]) -> None:
             pass
 
 
-def kill(run_id: str, roots: set[int], exclude: set[int], grace: float = 2.0) -> int:
+def kill(run_id: str, roots: set[int], exclude: set[int], grace: float = 2.0, pidns: str = "") -> int:
     """SIGTERM the run's processes, SIGKILL what is left after `grace`; return how many there were."""
-    procs = run_processes(run_id, roots, exclude)
+    procs = run_processes(run_id, roots, exclude, pidns)
     total = set(procs)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
         for pid in procs:
@@ -117,7 +136,7 @@ def kill(run_id: str, roots: set[int], exclude: set[int], grace: float = 2.0) ->
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             reap(procs)
-            procs = run_processes(run_id, roots, exclude)
+            procs = run_processes(run_id, roots, exclude, pidns)
             total |= procs
             if not procs:
                 return len(total)
@@ -126,11 +145,11 @@ def kill(run_id: str, roots: set[int], exclude: set[int], grace: float = 2.0) ->
     return len(total)
 
 
-def wait_quiet(run_id: str, roots: set[int], exclude: set[int], timeout: float) -> bool:
+def wait_quiet(run_id: str, roots: set[int], exclude: set[int], timeout: float, pidns: str = "") -> bool:
     """Wait until the run has no live process (detached senders finished); False on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        procs = run_processes(run_id, roots, exclude)
+        procs = run_processes(run_id, roots, exclude, pidns)
         reap(procs)
         if not {p for p in procs if not _is_zombie(p)}:
             return True

@@ -23,7 +23,9 @@ from typing import Protocol
 from . import __version__, homefiles, outfiles, proctree
 from .errors import CaptureError
 from .identity import Identity
-from .sandbox import Backend, SessionInfo
+from .sandbox import Backend, SessionInfo, isolation
+from .sandbox.box import BoxSpec
+from .sandbox.mitm import CACHE_LINK
 from .scenario import Answer, Scenario, Step
 from .variants import Variant, consent_for, variant_env
 
@@ -163,10 +165,13 @@ def _git_root_commit(work: Path) -> str:
 
 
 class StepRunner:
-    def __init__(self, run_id: str, env: dict[str, str], cwd: Path, log: OutputLog,
-                 session, prefix: list[str], exclude: set[int]):
+    def __init__(self, run_id: str, env: dict[str, str], cwd: Path | str, log: OutputLog,
+                 session, prefix: list[str], exclude: set[int], launch=None, pidns: str = ""):
         self.run_id, self.env, self.cwd, self.log = run_id, env, cwd, log
         self.session, self.prefix, self.exclude = session, prefix, exclude
+        # A contained run starts its steps in its sandbox (same interface as subprocess.Popen);
+        # its processes are the members of the sandbox's PID namespace.
+        self.launch, self.pidns = launch or subprocess.Popen, pidns
         self.roots: set[int] = set()
         self.notice_at: float | None = None
 
@@ -185,7 +190,7 @@ class StepRunner:
         return result
 
     def _spawn(self, argv, **kw) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, cwd=self.cwd, env=self.env, start_new_session=True, **kw)
+        proc = self.launch(argv, cwd=self.cwd, env=self.env, start_new_session=True, **kw)
         self.roots.add(proc.pid)
         return proc
 
@@ -213,11 +218,14 @@ class StepRunner:
             except subprocess.TimeoutExpired:
                 self.session.check()
                 if CANCEL.is_set():
-                    proctree.kill(self.run_id, {proc.pid}, self.exclude)
+                    self.kill_tree(proc)
                     _check_cancel()
-        proctree.kill(self.run_id, {proc.pid}, self.exclude)
+        self.kill_tree(proc)
         _reap(proc)
         return False
+
+    def kill_tree(self, proc) -> None:
+        proctree.kill(self.run_id, {proc.pid}, self.exclude, pidns=self.pidns)
 
     def _pump(self, pipe, stream: str, step: str) -> None:
         for raw in iter(pipe.readline, b""):
@@ -227,8 +235,8 @@ class StepRunner:
     def _run_pty(self, argv, step: Step) -> tuple[int | None, bool]:
         master, slave = pty.openpty()
         env = dict(self.env, TERM="xterm-256color")
-        proc = subprocess.Popen(argv, cwd=self.cwd, env=env, stdin=slave, stdout=slave,
-                                stderr=slave, start_new_session=True)
+        proc = self.launch(argv, cwd=self.cwd, env=env, stdin=slave, stdout=slave,
+                           stderr=slave, start_new_session=True)
         self.roots.add(proc.pid)
         os.close(slave)
         answers: list[Answer] = list(step.answers)
@@ -269,13 +277,13 @@ class StepRunner:
                 last_output = time.monotonic()
             self.session.check()
             if CANCEL.is_set():
-                proctree.kill(self.run_id, {proc.pid}, self.exclude)
+                self.kill_tree(proc)
                 os.close(master)
                 _check_cancel()
         if pending:
             self.log.write("tty", step.name, pending.rstrip("\r"))
         if timed_out:
-            proctree.kill(self.run_id, {proc.pid}, self.exclude)
+            self.kill_tree(proc)
         _reap(proc)
         os.close(master)
         return (None if timed_out else proc.returncode), timed_out
@@ -289,15 +297,33 @@ def _snapshot_home(home: Path, run_dir: Path, manifest: dict) -> None:
         manifest["notes"].append(f"HOME files not recorded: {e}")
 
 
+def _audit_paths(out: Path, state_dir: Path) -> tuple[Path, ...]:
+    """What a contained program must not see: the run directories, the audit's state (CA key),
+    the download cache it links to."""
+    paths = [out.resolve() / "runs", state_dir.resolve()]
+    cache = state_dir / CACHE_LINK
+    if cache.is_dir():
+        paths.append(cache.resolve())
+    return tuple(paths)
+
+
+def host_paths(plan: RunPlan, sandbox_root: Path) -> tuple[Path, Path]:
+    """Where a run's HOME and work dir are on the host (they stay until the audit ends)."""
+    home = sandbox_root / "home" / plan.identity.username
+    return home, home / "src" / plan.identity.project_name
+
+
 def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tuple[str, ...],
         sandbox_root: Path, events: RunEvents = NoEvents()) -> Path:
     """Execute one planned run; return its run directory. Raises CaptureError if capture died."""
     sc, variant = plan.scenario, plan.variant
     run_dir = outfiles.make_dirs(out, "runs", sc.name, plan.name)
     events.run_started(plan, run_dir)
-    home = sandbox_root / "home" / plan.identity.username
-    identity = plan.identity.with_home(str(home))
-    work = Path(identity.project_path)
+    contained = isolation.problem() is None
+    # HOME and work dir on the host (kept until the audit ends, readable by the audit) and as the
+    # program sees them: in a sandbox the same path in every run (/home/<user>/src/<project>).
+    home, work = host_paths(plan, sandbox_root)
+    identity = plan.identity.with_home(f"/home/{plan.identity.username}" if contained else str(home))
     if not plan.same_home_as and sandbox_root.exists():
         shutil.rmtree(sandbox_root / "home", ignore_errors=True)  # a fresh HOME for every run
     notes = plant(identity, home, work, sc.files)
@@ -324,15 +350,25 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
     log = OutputLog(run_dir / "output.jsonl")
     session = runner = None
     steps_out: list[dict] = manifest["steps"]
+    box = None
+    if contained:
+        box = BoxSpec(home=home, home_inside=identity.home, username=identity.username,
+                      full_name=identity.full_name, hostname=identity.hostname,
+                      scenario_dir=Path(sc.dir).resolve(), hide=_audit_paths(out, state_dir))
+    manifest["isolation"] = isolation.current().to_json()
     try:
-        session = backend.start(run_dir, allow, state_dir, variant.untrusted_ca, identity=identity)
+        session = backend.start(run_dir, allow, state_dir, variant.untrusted_ca, identity=identity, box=box)
         info: SessionInfo = session.info
-        manifest.update(capture=info.mode, coverage=list(info.coverage), coverage_note=info.coverage_note,
-                        planted=list(getattr(info, "planted", ())))
+        manifest.update(capture=info.mode, coverage=list(info.coverage), coverage_note=info.coverage_note)
+        if info.isolation is not None:
+            manifest["isolation"] = info.isolation.to_json()
+        manifest.update(info.manifest)
+        manifest["planted"] = list(info.planted)
         env = _host_env()
         env.update(
-            HOME=str(home), USER=identity.username, LOGNAME=identity.username, SHELL="/bin/bash",
-            HOSTNAME=identity.hostname, TMPDIR=str(tmp), TERM="dumb", LANG=env.get("LANG", "C.UTF-8"),
+            HOME=identity.home, USER=identity.username, LOGNAME=identity.username, SHELL="/bin/bash",
+            HOSTNAME=identity.hostname, TMPDIR="/tmp" if box else str(tmp), TERM="dumb",
+            LANG=env.get("LANG", "C.UTF-8"),
             SCENARIO_DIR=str(sc.dir), AWS_ACCESS_KEY_ID=identity.aws_access_key_id,
             AWS_SECRET_ACCESS_KEY=identity.aws_secret_access_key, GITHUB_TOKEN=identity.github_token,
             NPM_TOKEN=identity.npm_token, PYTHONDONTWRITEBYTECODE="1",
@@ -342,7 +378,8 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
         env[proctree.MARKER] = run_id
         manifest["env"] = {k: ("<planted>" if k in ("AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "NPM_TOKEN") else v)
                            for k, v in sorted(env.items()) if k not in os.environ or os.environ[k] != v}
-        runner = StepRunner(run_id, env, work, log, session, info.prefix, set(info.pids))
+        runner = StepRunner(run_id, env, identity.project_path if box else work, log, session, info.prefix,
+                            set(info.pids), launch=info.launch, pidns=info.pidns)
         consent = consent_for(variant, sc)
         pre = [Step(name=f"consent-{variant.consent}-{i + 1}", run=cmd, expect_exit=0)
                for i, cmd in enumerate(consent.run if consent else ())]
@@ -359,9 +396,9 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
                 code = "no exit code (timed out)" if result["exit_code"] is None else f"exit code {result['exit_code']}"
                 manifest["problems"].append(f"step {step.name!r} ended with {code}, expected "
                                             f"{step.expect_exit}: the scenario did not run as written")
-        quiet = proctree.wait_quiet(run_id, runner.roots, set(info.pids), LINGER)
+        quiet = proctree.wait_quiet(run_id, runner.roots, set(info.pids), LINGER, pidns=info.pidns)
         if not quiet:
-            n = proctree.kill(run_id, runner.roots, set(info.pids))
+            n = proctree.kill(run_id, runner.roots, set(info.pids), pidns=info.pidns)
             log.write("audit", "linger", f"{n} process(es) still running after the {LINGER:g} s linger; killed")
             manifest["notes"].append(f"{n} background process(es) killed after the linger")
         session.check()
@@ -373,7 +410,7 @@ def run(plan: RunPlan, backend: Backend, out: Path, state_dir: Path, allow: tupl
     finally:
         roots = runner.roots if runner else set()
         exclude = set(session.info.pids) if session else set()
-        proctree.kill(run_id, roots, exclude, grace=1.0)
+        proctree.kill(run_id, roots, exclude, grace=1.0, pidns=session.info.pidns if session else "")
         _snapshot_home(home, run_dir, manifest)
         if session is not None:
             manifest["problems"] += session.stop()

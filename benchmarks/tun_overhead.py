@@ -9,6 +9,10 @@
    sinkhole through the explicit proxy (with its syscall witness) and through tun. Keep-alive and a
    new TLS connection per request. Nothing leaves the machine.
 
+3. The run sandbox (bubblewrap, see docs/capture.md): capture session start-up and tear-down, and
+   the cost of one trivial step (`true`), contained and uncontained, for both backends. `--only
+   sandbox` runs just this part.
+
 Prints medians over the rounds; sandbox start-up and tear-down are timed separately.
 """
 
@@ -30,7 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auditor.policy import pip_index_hosts  # noqa: E402
-from auditor.sandbox import proxy, tun  # noqa: E402
+from auditor.sandbox import isolation, proxy, tun  # noqa: E402
+from auditor.sandbox.box import BoxSpec  # noqa: E402
 
 WHEEL = "numpy"
 CLIENT = r'''
@@ -195,20 +200,71 @@ def posts(rounds: int, n: int, workdir: Path) -> None:
         print(f"  {name:26} {ka:12.0f} {new:14.0f}")
 
 
+def sandbox(rounds: int, steps: int, workdir: Path) -> None:
+    """Per run and per step cost of the run sandbox against the uncontained path."""
+    if isolation.problem():
+        print(f"run sandbox: skipped ({isolation.problem()})")
+        return
+    env = {"PATH": os.environ["PATH"], "HOME": "/home/benchuser"}
+    rows = []
+    for name, backend in (("tun", tun.TunBackend()), ("proxy", proxy.ProxyBackend())):
+        for contained in (False, True):
+            starts, stops, per_step = [], [], []
+            for r in range(rounds):
+                d = workdir / f"box-{name}-{contained}-{r}"
+                home = d / "home" / "benchuser"
+                (home / "src" / "p").mkdir(parents=True)
+                (d / "state").mkdir()
+                spec = BoxSpec(home=home, home_inside="/home/benchuser", username="benchuser", full_name="Bench User",
+                               hostname="ws-bench", scenario_dir=d, hide=(d / "run", d / "state")) if contained else None
+                t0 = time.perf_counter()
+                session = backend.start(d / "run", (), d / "state", False, box=spec)
+                starts.append(time.perf_counter() - t0)
+                info = session.info
+                for _ in range(steps):
+                    t0 = time.perf_counter()
+                    if info.launch:
+                        info.launch(["bash", "-c", "true"], cwd="/home/benchuser/src/p", env={**env, **info.env},
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait()
+                    else:
+                        subprocess.run([*info.prefix, "bash", "-c", "true"], cwd=home / "src" / "p",
+                                       env={**env, **info.env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+                    per_step.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                problems = session.stop()
+                stops.append(time.perf_counter() - t0)
+                if problems:
+                    raise SystemExit(f"{name}: {problems}")
+                shutil.rmtree(d, ignore_errors=True)
+            rows.append((name, "contained" if contained else "uncontained", statistics.median(starts),
+                         statistics.median(stops), statistics.median(per_step)))
+    print(f"run sandbox: capture session start / stop and one trivial step, median of {rounds} runs x {steps} steps:")
+    print(f"  {'':20} {'start s':>8} {'stop s':>8} {'step ms':>8}")
+    for name, level, start, stop, step in rows:
+        print(f"  {name + ' ' + level:20} {start:8.2f} {stop:8.2f} {step * 1000:8.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--posts", type=int, default=300)
     ap.add_argument("--skip-download", action="store_true", help="no network: only the POST loop")
+    ap.add_argument("--only", choices=("sandbox",), help="run only this part")
+    ap.add_argument("--steps", type=int, default=20, help="trivial steps per run in the sandbox part")
     args = ap.parse_args()
     problem = tun.unavailable()
     if problem:
         raise SystemExit(f"full capture unavailable here: {problem}")
     with tempfile.TemporaryDirectory(prefix="tun-bench-") as tmp:
         workdir = Path(tmp)
+        if args.only == "sandbox":
+            sandbox(args.rounds, args.steps, workdir)
+            return
         if not args.skip_download:
             pip_download(args.rounds, workdir)
         posts(args.rounds, args.posts, workdir)
+        sandbox(args.rounds, args.steps, workdir)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ def _run(run: RunSummary, out: Path) -> dict:
         "capture": run.capture,
         "coverage": list(run.coverage),
         "coverage_note": run.coverage_note,
+        "isolation": run.isolation,
         "flows": run.flows,
         "exit_codes": list(run.exit_codes),
         "complete": run.complete,

@@ -77,7 +77,22 @@ class Verdict:
     meaning: str  # what the exit code tells a CI pipeline
 
 
+def uncontained(audit: Audit) -> str:
+    """" — uncontained: …" when any run ran without the sandbox, else "": part of every verdict."""
+    n = sum(r.isolation == "uncontained" for r in audit.runs)
+    if not n:
+        return ""
+    return (f" — uncontained: {n} run{'s' * (n != 1)} ran without the sandbox, so the program could "
+            "have changed the host or the capture")
+
+
 def verdict(audit: Audit) -> Verdict:
+    v = _verdict(audit)
+    note = uncontained(audit)
+    return Verdict(v.state, v.headline + note, v.exit_code, v.meaning) if note else v
+
+
+def _verdict(audit: Audit) -> Verdict:
     failing = len(audit.failing())
     bar = f"at or above {audit.fail_on}"
     if not audit.complete:

@@ -1,15 +1,19 @@
 """Capture backends behind one small interface.
 
 A backend starts a capture session for one run directory and hands the runner what the software
-under test needs: extra environment (proxy and CA variables), a command wrapper (namespaces), and
-a statement of what this kind of capture can and cannot see.
+under test needs: extra environment (proxy and CA variables), how to start a step (in the run's
+sandbox, see box.py, or with a command prefix when the machine cannot contain it), and a statement
+of what this kind of capture can and cannot see and how well the program was contained.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
+
+from .box import BoxSpec
+from .isolation import Isolation
 
 
 @dataclass
@@ -24,6 +28,12 @@ class SessionInfo:
     # Identity keys the program really sees as planted (a machine twin is an intervention only where
     # the machine's own values can be changed): e.g. ("hostname", "machine_id").
     planted: tuple[str, ...] = ()
+    # Contained runs: starts a step in the run's sandbox (subprocess.Popen's signature); the
+    # sandbox's PID namespace holds every process of the run.
+    launch: Callable | None = None
+    pidns: str = ""
+    isolation: Isolation | None = None
+    manifest: dict = field(default_factory=dict)  # extra run.json keys of this backend
 
 
 class Session(Protocol):
@@ -40,9 +50,10 @@ class Backend(Protocol):
     name: str
 
     def start(self, run_dir: Path, allow: tuple[str, ...], state_dir: Path, untrusted_ca: bool,
-              identity=None) -> Session:
+              identity=None, box: BoxSpec | None = None) -> Session:
         """Start capturing into run_dir. identity: the canary values a backend can plant
-        (hostname, machine-id) where it isolates the program."""
+        (hostname, machine-id, MAC) where it isolates the program. box: run the steps in a
+        sandbox (None: uncontained, see isolation.py)."""
 
 
 def get_backend(name: str) -> Backend:
@@ -100,4 +111,7 @@ def doctor_report() -> list[tuple[str, bool, str]]:
         rows.append(("optional: full capture (tun)", False, "not available in this version"))
     mode, why = select_mode("auto")
     rows.append(("capture auto", True, f"will use {mode} ({why})"))
+    from .isolation import doctor_row
+
+    rows.append(doctor_row())
     return rows

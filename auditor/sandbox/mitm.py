@@ -82,9 +82,15 @@ def ca_bundle(confdir: Path, dest: Path) -> Path:
     if system:
         parts.append(Path(system).read_text(encoding="utf-8", errors="replace"))
     parts.append((confdir / "mitmproxy-ca-cert.pem").read_text(encoding="utf-8"))
+    text = "\n".join(parts)
+    try:
+        if dest.read_text(encoding="utf-8") == text:
+            return dest  # the same for every run of an audit: written once
+    except OSError:
+        pass
     # Parallel runs (--jobs) share the bundle while their programs read it: never rewrite in place.
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, dest)
     return dest
 

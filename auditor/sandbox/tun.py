@@ -2,8 +2,9 @@
 
 Per run: a *keeper* process creates the network, mount and UTS namespaces and holds them; mitmdump
 creates a TUN device in the host namespace, which is moved into the keeper's namespace as its only
-route (IPv4 and IPv6). Steps run inside with `nsenter`. mitmproxy's own upstream sockets stay in the
-host namespace, so allowed hosts can still be reached (by name, see capture.py).
+route (IPv4 and IPv6). The run's sandbox (box.py) starts inside that network namespace and runs the
+steps; uncontained (isolation.py), steps enter it with `nsenter` instead. mitmproxy's own upstream
+sockets stay in the host namespace, so allowed hosts can still be reached (by name, see capture.py).
 
 The namespaces are anonymous: nothing is named in /run/netns, so nothing outlives its processes.
 The keeper watches a pipe from the audit process; when the audit ends in any way (even SIGKILL),
@@ -14,12 +15,10 @@ and the device. Nothing is found and removed by name later: each run cleans only
 from __future__ import annotations
 
 import functools
-import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,10 @@ import time
 from pathlib import Path
 
 from ..errors import CaptureError
-from . import SessionInfo
+from . import SessionInfo, isolation
+from .box import Box, BoxSpec, host_uid, inside, stage_spec
+from .isolation import contained_statement
+from .keeper import Keeper
 from .mitm import CA_VARIABLES, MitmProcess, ca_bundle, setpriv
 
 DEVICE_PREFIX = "eat"  # + 8 hex digits: unique per run, within the 15 characters of a device name
@@ -185,15 +187,15 @@ def _ensure_ca(confdir: Path) -> None:
 
 class TunSession:
     def __init__(self, run_dir: Path, allow: tuple[str, ...], state_dir: Path, untrusted_ca: bool,
-                 identity=None):
+                 identity=None, box: BoxSpec | None = None):
         self.run_dir = run_dir
         self.device = _new_device_name()
         self.state_dir = state_dir
         self.files = state_dir / "tun" / self.device
-        self.keeper: subprocess.Popen | None = None
+        self.keeper: Keeper | None = None
         self.mitm: MitmProcess | None = None
         self.tcpdump: subprocess.Popen | None = None
-        self._ns_fds: dict[str, int] = {}
+        self.box: Box | None = None
         self._stopped = False
         run_dir.mkdir(parents=True, exist_ok=True)
         # First, so that whoever looks at a run (or at what it left) knows what it created.
@@ -201,26 +203,19 @@ class TunSession:
         self._keeper_log.write(f"device {self.device} files {self.files}\n".encode())
         self._keeper_log.flush()
         try:
-            self._start(allow, state_dir, untrusted_ca, identity)
+            self._start(allow, state_dir, untrusted_ca, identity, box)
         except BaseException:
             self.stop()
             raise
 
     # ---- start-up ----------------------------------------------------------------------------
-    def _start(self, allow, state_dir: Path, untrusted_ca: bool, identity) -> None:
+    def _start(self, allow, state_dir: Path, untrusted_ca: bool, identity, spec: BoxSpec | None) -> None:
         confdir = state_dir / "ca"
         _ensure_ca(confdir)
         hostname = getattr(identity, "hostname", "") or "localhost"
         fqdn = getattr(identity, "fqdn", "") or hostname
         machine_id = getattr(identity, "machine_id", "") or _audit_machine_id(state_dir)
         self._write_files(hostname, fqdn, machine_id)
-        self._start_keeper(hostname)
-        self.mitm = MitmProcess(self.run_dir, f"tun:{self.device}", confdir, allow, state_dir)
-        self.mitm.start()
-        self._tell_keeper(f"pid {self.mitm.proc.pid}")
-        self._wait_device_configured()
-        self._move_device()
-        self._start_tcpdump()
         env: dict[str, str] = {}
         ca_names: tuple[str, ...] = ()
         if not untrusted_ca:
@@ -228,13 +223,46 @@ class TunSession:
                 bundle = ca_bundle(confdir, state_dir / "ca-bundle.pem")
             env = {name: str(bundle) for name in CA_VARIABLES}
             ca_names = CA_VARIABLES
+        expose = {path: inside(path) for path in set(env.values())} if spec else {}
+        env = {k: expose.get(v, v) for k, v in env.items()}
+        uid = host_uid() if spec else 0
+        mac = getattr(identity, "mac", "") or ""
+        self._start_keeper(hostname, mac, spec, uid, expose)
+        # What the program really sees as planted: a machine twin is an intervention only here.
+        self.planted = ("hostname", "fqdn", "machine_id") + (("mac",) if mac else ())
+        self.mitm = MitmProcess(self.run_dir, f"tun:{self.device}", confdir, allow, state_dir)
+        self.mitm.start()
+        self.keeper.watch(self.mitm.proc.pid)
+        self._wait_device_configured()
+        self._move_device()
+        self._start_tcpdump()
         note = COVERAGE_NOTE
         if self.tcpdump is None:
             note += "; no packet capture (capture.pcap) was written: " + self.pcap_problem
-        pids = tuple(p.pid for p in (self.mitm.proc, self.keeper, self.tcpdump) if p is not None)
+        pids = [p.pid for p in (self.mitm.proc, self.keeper.proc, self.tcpdump) if p is not None]
+        prefix, launch, pidns = self.enter_prefix(), None, ""
+        iso = isolation.current()
+        if spec is not None:
+            self.box = Box(spec, self.run_dir, files=self._plants(), uid=uid, keeper_info=self.keeper.info,
+                           expose=expose, enter=self.keeper.nsenter("net", "mnt"))
+            self.box.start()
+            self.keeper.watch(self.box.proc.pid, self.box.init_pid)
+            pids += [self.box.proc.pid, self.box.init_pid, self.box.agent_pid]
+            prefix, launch, pidns = [], self.box.spawn, self.box.pidns
+            iso = contained_statement(self.keeper.info)
+        note += "; " + iso.detail
         self.info = SessionInfo(mode="tun", env=env, ca_env=ca_names, coverage=("tcp", "udp", "dns", "http"),
-                                coverage_note=note, prefix=self.enter_prefix(), pids=pids,
-                                planted=("hostname", "fqdn", "machine_id"))
+                                coverage_note=note, prefix=prefix, pids=tuple(pids), launch=launch,
+                                pidns=pidns, isolation=iso, planted=self.planted,
+                                manifest={"pcap": "capture.pcap" if self.tcpdump else None})
+
+    def _plants(self) -> dict[str, str]:
+        """Files planted inside the sandbox: inside path -> content."""
+        out = {f"/etc/{name}": (self.files / name).read_text(encoding="utf-8")
+               for name in ("resolv.conf", "hosts", "hostname", "machine-id")}
+        if Path("/var/lib/dbus/machine-id").exists():
+            out["/var/lib/dbus/machine-id"] = out["/etc/machine-id"]
+        return out
 
     def _write_files(self, hostname: str, fqdn: str, machine_id: str) -> None:
         self.files.mkdir(parents=True, exist_ok=True)
@@ -249,41 +277,25 @@ class TunSession:
         for name, text in content.items():
             (self.files / name).write_text(text, encoding="utf-8")
 
-    def _start_keeper(self, hostname: str) -> None:
+    def _start_keeper(self, hostname: str, mac: str, spec: BoxSpec | None, uid: int,
+                      expose: dict[str, str]) -> None:
         binds = {"/etc/resolv.conf": "resolv.conf", "/etc/hosts": "hosts", "/etc/hostname": "hostname",
                  "/etc/machine-id": "machine-id"}
         dbus_id = Path("/var/lib/dbus/machine-id")
         if dbus_id.exists() and not dbus_id.is_symlink():
             binds[str(dbus_id)] = "machine-id"
-        spec = {"binds": {t: str(self.files / s) for t, s in binds.items()},
-                "mask": list(RESOLVER_SOCKET_DIRS), "hostname": hostname, "remove": str(self.files),
-                "state": str(self.state_dir)}
-        self.keeper = subprocess.Popen(
-            [sys.executable, "-m", "auditor.sandbox.tun", "keeper", json.dumps(spec)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._keeper_log,
-            start_new_session=True, env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-                                         "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
-        line = _readline(self.keeper.stdout, KEEPER_TIMEOUT)
-        if line.strip() != "ready":
-            raise CaptureError("the sandbox namespaces could not be created: "
-                               + (line.strip() or self._keeper_log_tail()))
-        for kind in ("net", "mnt", "uts"):
-            # Held open here: steps enter through these descriptors, never through a PID that
-            # could be reused by an unrelated process if the keeper died.
-            self._ns_fds[kind] = os.open(f"/proc/{self.keeper.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+        kspec = {"net": True, "binds": {t: str(self.files / s) for t, s in binds.items()},
+                 "mask": list(RESOLVER_SOCKET_DIRS), "hostname": hostname, "mac": mac,
+                 "remove": str(self.files), "state": str(self.state_dir)}
+        if spec is not None:
+            kspec.update(stage_spec(uid, (self.state_dir, self.files), spec, expose, layer=True))
+        self.keeper = Keeper(kspec, self._keeper_log, ("net", "mnt", "uts"))
 
     def _keeper_log_tail(self) -> str:
         try:
             return (self.run_dir / "sandbox.log").read_text(errors="replace").strip()[-500:]
         except OSError:
             return ""
-
-    def _tell_keeper(self, line: str) -> None:
-        try:
-            self.keeper.stdin.write((line + "\n").encode())
-            self.keeper.stdin.flush()
-        except (OSError, ValueError):
-            raise CaptureError("the sandbox keeper process died") from None
 
     def _wait_device_configured(self) -> None:
         # mitmproxy sets these once it has configured the device; moving it earlier makes it exit.
@@ -301,19 +313,17 @@ class TunSession:
                            f"{DEVICE_TIMEOUT:.0f} s:\n" + self.mitm.log_tail())
 
     def nsenter(self, *kinds: str) -> list[str]:
-        me = os.getpid()
-        flag = {"net": "--net", "mnt": "--mount", "uts": "--uts"}
-        return [shutil.which("nsenter") or "nsenter",
-                *(f"{flag[k]}=/proc/{me}/fd/{self._ns_fds[k]}" for k in kinds)]
+        return self.keeper.nsenter(*kinds)
 
     def enter_prefix(self) -> list[str]:
-        # --wd=. is opened before entering the mount namespace, so the step keeps its directory.
+        """Uncontained steps: nsenter into the keeper's namespaces (as root, on the host's files).
+        --wd=. is opened before entering the mount namespace, so the step keeps its directory."""
         return [*self.nsenter("net", "mnt", "uts"), "--wd=.", "--", "/bin/sh", "-c", ENTER_SCRIPT,
                 "egress-sandbox"]
 
     def _move_device(self) -> None:
         dev = self.device
-        _run(["ip", "link", "set", dev, "netns", str(self.keeper.pid)],
+        _run(["ip", "link", "set", dev, "netns", str(self.keeper.proc.pid)],
              "moving the TUN device into the sandbox")
         batch = [f"link set {dev} up", f"addr add {SANDBOX_V4} dev {dev}",
                  # quickack: without it delayed ACKs cost ~40 ms per response through the user-space stack
@@ -334,10 +344,11 @@ class TunSession:
             # -U and --immediate-mode: each packet is written as it arrives, so the file is whole
             # even when tcpdump is stopped (or the audit killed) right after the last one.
             # -Z root: Debian's tcpdump would otherwise drop to a user that cannot write the run dir.
-            proc = subprocess.Popen([*self.nsenter("net"), "--", tcpdump, "-i", self.device, "-n", "-U",
+            # -B: a larger kernel buffer, so that a busy machine drops fewer packets of the ground truth.
+            proc = subprocess.Popen([*self.nsenter("net"), "--", tcpdump, "-i", self.device, "-n", "-U", "-B", "8192",
                                      "--immediate-mode", "-Z", "root", "-w", str(self.run_dir / "capture.pcap")],
                                     stdin=subprocess.DEVNULL, stdout=fo, stderr=fo, start_new_session=True)
-        self._tell_keeper(f"pid {proc.pid}")
+        self.keeper.watch(proc.pid)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if b"listening on" in log.read_bytes():
@@ -352,9 +363,11 @@ class TunSession:
     # ---- running -----------------------------------------------------------------------------
     def check(self) -> None:
         self.mitm.check()
-        if self.keeper.poll() is not None:
-            raise CaptureError(f"the sandbox keeper died (exit {self.keeper.returncode}); the sandbox "
+        if self.keeper.proc.poll() is not None:
+            raise CaptureError(f"the sandbox keeper died (exit {self.keeper.proc.returncode}); the sandbox "
                                "network is gone:\n" + self._keeper_log_tail())
+        if self.box is not None:
+            self.box.check()
 
     def stop(self) -> list[str]:
         """Tear down in dependency order; every step runs even if an earlier one failed."""
@@ -362,27 +375,14 @@ class TunSession:
             return []
         self._stopped = True
         problems: list[str] = []
+        if self.box is not None:  # first: nothing of the program may run while the capture stops
+            problems += self.box.stop()
         if self.tcpdump is not None:  # before mitmdump: the device vanishes with it
             _end(self.tcpdump)
         if self.mitm is not None and self.mitm.proc is not None:
             problems += self.mitm.stop()
         if self.keeper is not None:
-            try:
-                self.keeper.stdin.write(b"exit\n")
-                self.keeper.stdin.close()
-            except (OSError, ValueError):
-                pass
-            try:
-                self.keeper.wait(15)
-            except subprocess.TimeoutExpired:
-                problems.append("the sandbox keeper did not end; killed")
-                self.keeper.kill()
-                self.keeper.wait()
-            if self.keeper.stdout:
-                self.keeper.stdout.close()
-        for fd in self._ns_fds.values():
-            os.close(fd)
-        self._ns_fds.clear()
+            problems += self.keeper.stop()
         self._keeper_log.close()
         shutil.rmtree(self.files, ignore_errors=True)
         return problems
@@ -398,114 +398,9 @@ def _end(proc: subprocess.Popen, grace: float = 5.0) -> None:
             proc.wait()
 
 
-def _readline(stream, timeout: float) -> str:
-    """One line from a child's pipe, or "" after timeout (the child is then considered failed)."""
-    import selectors
-
-    sel = selectors.DefaultSelector()
-    sel.register(stream, selectors.EVENT_READ)
-    buf = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while b"\n" not in buf and time.monotonic() < deadline:
-            if sel.select(max(0.0, deadline - time.monotonic())):
-                chunk = os.read(stream.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-    finally:
-        sel.close()
-    return buf.decode(errors="replace")
-
-
 class TunBackend:
     name = "tun"
 
     def start(self, run_dir: Path, allow: tuple[str, ...], state_dir: Path, untrusted_ca: bool,
-              identity=None) -> TunSession:
-        return TunSession(run_dir, allow, state_dir, untrusted_ca, identity)
-
-
-# ---- the keeper (a separate process: `python -m auditor.sandbox.tun keeper SPEC`) ---------------
-
-def _keeper(spec: dict) -> int:
-    os.unshare(os.CLONE_NEWNET | os.CLONE_NEWNS | os.CLONE_NEWUTS)
-    mounts = [["mount", "--make-rprivate", "/"],
-              # A sysfs of this network namespace: the host's interfaces (and MAC) are not listed.
-              ["umount", "-l", "/sys"],
-              ["mount", "-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", "/sys"]]
-    mounts += [["mount", "--bind", src, dst] for dst, src in spec["binds"].items() if os.path.exists(dst)]
-    mounts += [["mount", "-t", "tmpfs", "-o", "size=16k,mode=755", "tmpfs", d]
-               for d in spec["mask"] if os.path.isdir(d)]
-    mounts += [["ip", "link", "set", "lo", "up"]]
-    for argv in mounts:
-        r = subprocess.run(argv, capture_output=True, text=True)
-        if r.returncode:
-            print(f"{' '.join(argv)}: {r.stderr.strip()}", file=sys.stderr, flush=True)
-            return 1
-    socket.sethostname(spec["hostname"])
-    my_ns = os.readlink("/proc/self/ns/net")
-    watched: dict[int, bytes] = {}  # host processes to end with us: pid -> start time (PID reuse)
-    for sig in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print("ready", flush=True)
-    orderly = False
-    try:
-        for line in sys.stdin:  # EOF without "exit": the audit process died, however it died
-            cmd, _, arg = line.strip().partition(" ")
-            if cmd == "pid" and arg.isdigit():
-                watched[int(arg)] = _start_time(int(arg))
-            elif cmd == "exit":
-                orderly = True
-                break
-    finally:
-        _end_all(my_ns, watched)
-        shutil.rmtree(spec["remove"], ignore_errors=True)
-        if not orderly:  # nobody is left to remove the dead audit's temporary state (HOMEs, CA)
-            shutil.rmtree(spec["state"], ignore_errors=True)
-    return 0
-
-
-def _start_time(pid: int) -> bytes:
-    """The start time of a live process (b"" once it is gone or a zombie): tells PID reuse apart."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fo:
-            stat = fo.read()
-        fields = stat[stat.rfind(b")") + 2:].split()
-        return b"" if fields[0] == b"Z" else fields[19]
-    except (OSError, IndexError):
-        return b""
-
-
-def _end_all(my_ns: str, watched: dict[int, bytes]) -> None:
-    """SIGTERM, then SIGKILL, every process in this sandbox and every watched host process."""
-    me = os.getpid()
-
-    def targets() -> set[int]:
-        found = {pid for pid, st in watched.items() if st and _start_time(pid) == st}
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit() and int(entry.name) != me:
-                try:
-                    if os.readlink(f"/proc/{entry.name}/ns/net") == my_ns:
-                        found.add(int(entry.name))
-                except OSError:
-                    pass
-        return found
-
-    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
-        pids = targets()
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and targets():
-            time.sleep(0.05)
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["keeper"]:
-    sys.exit(_keeper(json.loads(sys.argv[2])))
+              identity=None, box: BoxSpec | None = None) -> TunSession:
+        return TunSession(run_dir, allow, state_dir, untrusted_ca, identity, box)

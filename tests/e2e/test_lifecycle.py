@@ -78,7 +78,9 @@ steps:
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events = out / "runs/slow/unset/events.jsonl"
     mitm_pid = wait_ready(events)
-    time.sleep(1.0)  # the step is running now
+    deadline = time.monotonic() + 60  # the sandbox starts after the capture: wait for the step
+    while not pids_with_marker("slow", proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert pids_with_marker("slow", proc.pid), "the step should be running"
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)

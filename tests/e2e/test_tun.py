@@ -56,7 +56,9 @@ def audit(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     py = f'"{sys.executable}" "$SCENARIO_DIR/hostile.py"'
-    system_cas = ssl.get_default_verify_paths().openssl_cafile
+    paths = ssl.get_default_verify_paths()  # the system's CAs, not the audit's: the pinning client's list
+    system_cas = next(p for p in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt")
+                      if p and Path(p).is_file())
     steps = [step(m, f"{py} {m}") for m in ("identity", "tls-socket", "beacon", "udp", "h3", "ipv6",
                                              "dns-hard-coded", "pinned", "opaque")]
     steps[7] = step("pinned", f'{py} pinned "{system_cas}"')

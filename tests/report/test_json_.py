@@ -31,7 +31,7 @@ def test_scenarios_list_runs_in_variant_order(audit, tmp_path):
     assert scenario["variants"][1] == {
         "name": "unset-2", "variant": "unset", "capture": "tun",
         "coverage": ["tcp", "udp", "dns", "http"], "coverage_note": "QUIC payloads are not decrypted",
-        "flows": 4, "exit_codes": [0, 0], "complete": True, "problems": [], "notice_seen": False,
+        "isolation": "", "flows": 4, "exit_codes": [0, 0], "complete": True, "problems": [], "notice_seen": False,
         "telemetry_requests": 3, "dir": None}
 
 

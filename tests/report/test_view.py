@@ -81,3 +81,14 @@ def test_write_text_leaves_no_temporary_file(tmp_path):
     path = view.write_text(tmp_path / "sub" / "x.txt", "hello")
     assert path.read_text() == "hello"
     assert [p.name for p in path.parent.iterdir()] == ["x.txt"]
+
+
+@pytest.mark.parametrize("changes", [{}, {"findings": ()}, {"complete": False}, {"fail_on": "never"}])
+def test_every_verdict_says_when_a_run_was_uncontained(build, changes):
+    runs = (build.run("unset", isolation="contained"), build.run("denied", isolation="uncontained"))
+    v = view.verdict(build.audit(runs=runs, **changes))
+    assert v.headline.endswith("— uncontained: 1 run ran without the sandbox, so the program could have "
+                               "changed the host or the capture")
+    assert v.exit_code == build.audit(**changes).exit_code  # it says so; it does not change the outcome
+    contained = view.verdict(build.audit(runs=(build.run("unset", isolation="contained"),), **changes))
+    assert "uncontained" not in contained.headline

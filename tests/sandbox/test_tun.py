@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import CaptureError
-from auditor.sandbox import doctor_report, select_mode, tun
+from auditor.sandbox import doctor_report, isolation, select_mode, tun
 
 needs_root = pytest.mark.skipif(tun.unavailable() is not None,
                                 reason=f"full capture unavailable: {tun.unavailable()}")
@@ -74,12 +74,12 @@ def test_keeper_plants_identity_and_ends_everything_when_its_pipe_closes(tmp_pat
     files = state / "tun" / "eat0"
     files.mkdir(parents=True)
     (files / "hostname").write_text("ws-planted\n")
-    spec = {"binds": {"/etc/hostname": str(files / "hostname")}, "mask": [], "hostname": "ws-planted",
+    spec = {"net": True, "binds": {"/etc/hostname": str(files / "hostname")}, "mask": [], "hostname": "ws-planted",
             "remove": str(files), "state": str(state)}
-    keeper = subprocess.Popen([sys.executable, "-m", "auditor.sandbox.tun", "keeper", json.dumps(spec)],
+    keeper = subprocess.Popen([sys.executable, "-m", "auditor.sandbox.keeper", json.dumps(spec)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               cwd=Path(tun.__file__).parents[2], start_new_session=True)
-    assert keeper.stdout.readline() == b"ready\n", keeper.stderr.read()
+    assert keeper.stdout.readline() == b"ready {}\n", keeper.stderr.read()
     k = keeper.pid
     ns = [f"--net=/proc/{k}/ns/net", f"--mount=/proc/{k}/ns/mnt", f"--uts=/proc/{k}/ns/uts"]
     inside = subprocess.run(["nsenter", *ns, "sh", "-c", "hostname; cat /etc/hostname; ls /sys/class/net"],
@@ -97,3 +97,44 @@ def test_keeper_plants_identity_and_ends_everything_when_its_pipe_closes(tmp_pat
         p.wait(5)
     assert not state.exists()  # the dead audit's temporary state goes too
     assert not alive(k)
+
+
+@needs_root
+@pytest.mark.skipif(isolation.problem() is not None, reason=f"no sandbox here: {isolation.problem()}")
+def test_a_canary_mac_is_planted_on_a_dummy_interface_without_a_route(tmp_path):
+    from types import SimpleNamespace
+
+    from auditor.sandbox.box import BoxSpec
+
+    home = tmp_path / "home" / "tamsin42ab"
+    (home / "src" / "p").mkdir(parents=True)
+    (tmp_path / "state").mkdir()
+    ident = SimpleNamespace(hostname="ws-mac042", fqdn="ws-mac042.corp.example", machine_id="ab" * 16,
+                            mac="02:5e:ca:4a:12:34")  # Identity.mac where the identity has one
+    spec = BoxSpec(home=home, home_inside="/home/tamsin42ab", username="tamsin42ab", full_name="Tamsin K",
+                   hostname=ident.hostname, scenario_dir=tmp_path, hide=(tmp_path / "run", tmp_path / "state"))
+    session = tun.TunBackend().start(tmp_path / "run", (), tmp_path / "state", False, identity=ident, box=spec)
+    try:
+        p = session.info.launch(["sh", "-c", "cat /sys/class/net/eth0/address; ip -4 route; ip -6 route"],
+                                cwd="/home/tamsin42ab", env={"PATH": os.environ["PATH"]},
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = p.stdout.read().decode()
+        assert p.wait(30) == 0, out
+    finally:
+        session.stop()
+    mac, *routes = out.strip().splitlines()
+    assert mac == ident.mac
+    assert routes and all(f"dev {session.device}" in r for r in routes), routes  # the only way out
+
+
+def test_the_keepers_removal_removes_links_without_following_them(tmp_path):
+    from auditor.sandbox.keeper import remove_tree
+
+    outside = tmp_path / "cache"
+    (outside / "kept").mkdir(parents=True)
+    state = tmp_path / "state"
+    (state / "sandbox" / "home").mkdir(parents=True)
+    (state / "sandbox" / "home" / "f").write_text("x")
+    (state / "download-cache").symlink_to(outside, target_is_directory=True)
+    remove_tree(state)
+    assert not state.exists() and (outside / "kept").is_dir()
