@@ -177,7 +177,10 @@ def test_the_sandbox_plants_the_canary_identity_and_hides_the_host(audit):
     seen = json.loads(line)
     assert seen["hostname"] == audit["ident"].hostname
     assert seen["machine_id"] != read_real().get("real_machine_id") and len(seen["machine_id"]) == 32
-    assert seen["interfaces"][0].startswith(tun.DEVICE_PREFIX) and seen["interfaces"][1:] == ["lo"]
+    # The TUN device (the only route), the canary MAC's route-less eth0, loopback: no host interface.
+    capture, *rest = seen["interfaces"]
+    assert capture.startswith(tun.DEVICE_PREFIX) and rest == ["eth0", "lo"]
+    assert audit["ident"].mac
 
 
 def test_pcap_holds_the_packets_as_ground_truth(audit):
