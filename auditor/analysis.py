@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from . import (__version__, classify, collectors, detect, flowstore, groundtruth, homefiles, identifiers, inspection,
-               optouts, outfiles)
+from . import (__version__, classify, collectors, detect, fanout, flowstore, groundtruth, homefiles, identifiers,
+               inspection, optouts, outfiles)
 from .audit import CLASS_ORDER, Audit, Contact, Endpoint, RequestClass, RunSummary, StepSpan
 from .catalog import event_keys, name_label
 from .decode import Budget
@@ -132,11 +132,15 @@ def sends_identifiers(run_dir: Path) -> bool:
     return False
 
 
-def _run_facts(d: Path, manifest: dict, exchanges, matcher, notes) -> RunFacts:
+def _context(manifest: dict, identity: Identity) -> fanout.Context:
     scope = Scope.of(manifest)
-    budget = Budget()
-    facts = [_isolated_facts(ex, matcher, scope, notes, budget=budget) for ex in exchanges]
-    cached = sum(1 for ex in exchanges if (ex.meta.get("egress.cache") or {}).get("status") == "hit")
+    return fanout.Context(manifest["scenario"], manifest["run"], identity.to_json(),
+                          scope.telemetry, scope.functional, scope.allowed)
+
+
+def _run_facts(d: Path, manifest: dict, facts: list[ExchangeFacts], notes) -> RunFacts:
+    """facts: the run's exchanges analysed (fanout.analyse)."""
+    cached = sum(1 for x in facts if (x.ex.meta.get("egress.cache") or {}).get("status") == "hit")
     if cached:  # the program got the same bytes; only the registry did not see these downloads
         notes.append(f"{manifest['scenario']}/{manifest['run']}: {cached} download(s) of immutable package "
                      "files answered from the download cache (digest-verified; requests recorded as sent)")
@@ -418,11 +422,12 @@ def _flow_steps(manifest: dict, exchanges) -> dict[tuple[str, str, str], str]:
 
 def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: frozenset[str] = frozenset(),
                      fail_on: str = "high", identity: Identity | None = None, out: Path | None = None,
-                     expected_runs: int | None = None) -> Audit:
+                     expected_runs: int | None = None, jobs: int = 0) -> Audit:
+    """jobs: worker processes for the per-exchange analysis (0: one per core; 1: none)."""
     runs, read, notes, problems = [], [], [], []
     matchers: dict[str, detect.Matcher] = {}
-    modes = set()
     flow_steps: dict[tuple[str, str, str], str] = {}
+    manifests = []
     for d in dirs:
         try:
             manifest = _manifest(d)
@@ -432,14 +437,16 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
         key = json.dumps(ident.to_json(), sort_keys=True)
         if key not in matchers:
             matchers[key] = detect.Matcher(ident)
-        flows = d / "flows.mitm"
-        damage: list[str] = []  # a torn or unreadable capture: what was read is analysed, the run is incomplete
-        exchanges = list(flowstore.read_mitm(flows, manifest["scenario"], manifest["run"], damage)) \
-            if flows.exists() or flows.is_symlink() else []
-        rf = _run_facts(d, manifest, exchanges, matchers[key], notes)
-        flow_steps.update(_flow_steps(manifest, exchanges))
+        manifests.append(manifest)
+    results = fanout.analyse([(d / "flows.mitm", _context(m, identity or Identity.from_json(m.get("identity", {}))))
+                              for d, m in zip(dirs, manifests)], jobs)
+    modes = set()
+    for d, manifest, (facts, run_notes, damage) in zip(dirs, manifests, results):
+        notes += run_notes
+        rf = _run_facts(d, manifest, facts, notes)
+        flow_steps.update(_flow_steps(manifest, [x.ex for x in facts]))
         runs.append(rf)
-        read.append((d, manifest, rf, len(exchanges), tuple(damage)))
+        read.append((d, manifest, rf, len(facts), tuple(damage)))
         modes.add(rf.capture)
     judged = judge(runs)
     summaries = [_summary(*r) for r in read]
@@ -452,19 +459,23 @@ def analyze_run_dirs(dirs: list[Path], *, policy: Policy = Policy(), baseline: f
 
 
 def analyze_captures(paths: list[Path], identity: Identity | None, *, policy: Policy = Policy(),
-                     baseline: frozenset[str] = frozenset(), fail_on: str = "high") -> Audit:
+                     baseline: frozenset[str] = frozenset(), fail_on: str = "high", jobs: int = 0) -> Audit:
     """Foreign captures (.mitm, HAR): no variants, so only evidence and security rules apply."""
     runs, summaries, notes, read = [], [], [], []
     matcher = detect.Matcher(identity) if identity else None
-    for p in paths:
-        kind = flowstore.detect_kind(p)
-        name = p.stem
-        reader = flowstore.read_har if kind == "har" else flowstore.read_mitm
-        damage: list[str] = []
-        exchanges = list(reader(p, "imported", name, damage))
-        budget = Budget()
-        facts = [_isolated_facts(ex, matcher, Scope(), notes, budget=budget) for ex in exchanges]
-        runs.append(RunFacts("imported", name, "imported", "", facts, [], None, NOTICE_BUILTIN, True, "imported"))
+    kinds = [flowstore.detect_kind(p) for p in paths]
+    contexts = [fanout.Context("imported", p.stem, identity.to_json() if identity else None) for p in paths]
+    mitm = [(p, c) for p, c, k in zip(paths, contexts, kinds) if k == "mitm"]
+    results = dict(zip((p for p, _ in mitm), fanout.analyse(mitm, jobs)))
+    for p, ctx, kind in zip(paths, contexts, kinds):
+        if kind == "har":  # HAR files are small: read in this process
+            run_notes: list[str] = []
+            damage: list[str] = []
+            facts = fanout.facts_of(flowstore.read_har(p, "imported", ctx.run, damage), ctx, run_notes)
+        else:
+            facts, run_notes, damage = results[p]
+        notes += run_notes
+        runs.append(RunFacts("imported", ctx.run, "imported", "", facts, [], None, NOTICE_BUILTIN, True, "imported"))
         read.append((kind, p, tuple(damage)))
     judged = judge(runs)
     for r, (kind, p, damage) in zip(runs, read):

@@ -131,7 +131,7 @@ def _variants(text: str | None) -> tuple[str, ...]:
 
 
 def _jobs(text: str) -> int:
-    """0 for auto (decided once the runs are planned), else the number given."""
+    """0 for auto (decided where the work is known: runs planned, captures sized), else the number."""
     if text == "auto":
         return 0
     if not text.isdigit() or int(text) < 1:
@@ -312,7 +312,9 @@ def analyze(inputs: Annotated[list[Path], typer.Argument(help="Run directories, 
             out: Annotated[Optional[Path], typer.Option(
                 "--out", metavar="DIR", help="Write reports here [default: print the findings as JSON].")] = None,
             policy: PolicyOpt = None, baseline: BaselineOpt = None,
-            fail_on: FailOpt = "high", format: FormatOpt = "json,md,html") -> None:
+            fail_on: FailOpt = "high", format: FormatOpt = "json,md,html",
+            jobs: Annotated[str, typer.Option(metavar="N|auto", help="Worker processes for captures over "
+                                              "8 MB: a number, or auto (one per core).")] = "auto") -> None:
     """Analyse captured traffic without running anything."""
     from . import analysis, flowstore
     from .identity import load_file
@@ -320,17 +322,19 @@ def analyze(inputs: Annotated[list[Path], typer.Argument(help="Run directories, 
 
     fail_on = _fail_on(fail_on)
     formats = _formats(format)
+    n_jobs = _jobs(jobs)
     ident = load_file(identity) if identity else None
     kinds = {p: flowstore.detect_kind(p) for p in inputs}
     pol, base = load_policy(policy), load_baseline(baseline)
     if all(k == "rundir" for k in kinds.values()):
         dirs = [d for p in inputs for d in analysis.find_run_dirs(p)]
         audit = analysis.analyze_run_dirs(dirs, policy=pol, baseline=base, fail_on=fail_on,
-                                          identity=ident, out=out)
+                                          identity=ident, out=out, jobs=n_jobs)
     elif any(k == "rundir" for k in kinds.values()):
         raise UsageError("give either run directories or capture files (.mitm, HAR), not both")
     else:
-        audit = analysis.analyze_captures(list(inputs), ident, policy=pol, baseline=base, fail_on=fail_on)
+        audit = analysis.analyze_captures(list(inputs), ident, policy=pol, baseline=base, fail_on=fail_on,
+                                          jobs=n_jobs)
     if out is None:
         out_console.print_json(data={"complete": audit.complete,  # ASCII: C1 and bidi as escapes
                                      "findings": [f.to_json() for f in audit.findings]}, ensure_ascii=True)

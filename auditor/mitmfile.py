@@ -42,28 +42,44 @@ def record_end(fo, offset: int) -> int:
     return offset + colon + 1 + int(head[:colon]) + 1
 
 
-def split(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
-    """Byte ranges of whole records, each about chunk_bytes long (one record may be longer)."""
-    size = os.path.getsize(path)
+def _open(path: Path):
+    from .outfiles import open_read
+
+    return open_read(path)  # never through a link, only a regular file
+
+
+def split(path: Path, chunk_bytes: int) -> tuple[list[tuple[int, int]], int, str]:
+    """Byte ranges of whole records, each about chunk_bytes long (one record may be longer); the
+    number of records; and, for a torn or damaged file, what is wrong after the last whole record
+    ("" when the file is whole). Only the length prefixes are read."""
     ranges: list[tuple[int, int]] = []
-    with open(path, "rb") as fo:
+    n, damage = 0, ""
+    with _open(path) as fo:
+        size = os.fstat(fo.fileno()).st_size
         start = pos = 0
         while pos < size:
-            pos = record_end(fo, pos)
-            if pos > size:
-                raise RecordError(f"the record ending at byte {pos} is cut off at {size}")
+            try:
+                end = record_end(fo, pos)
+            except RecordError as e:
+                damage = str(e)
+                break
+            if end > size:
+                damage = f"the record at byte {pos} is cut off at byte {size}"
+                break
+            n += 1
+            pos = end
             if pos - start >= chunk_bytes:
                 ranges.append((start, pos))
                 start = pos
-    if start < size or not ranges:
-        ranges.append((start, size))
-    return ranges
+    if pos > start:
+        ranges.append((start, pos))
+    return ranges, n, damage
 
 
 def records(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """The raw records between two boundaries found by `split`."""
-    with open(path, "rb") as fo:
-        end = os.path.getsize(path) if end is None else end
+    """The raw records between two boundaries found by `split` (RecordError at damage)."""
+    with _open(path) as fo:
+        end = os.fstat(fo.fileno()).st_size if end is None else end
         pos = start
         while pos < end:
             stop = record_end(fo, pos)
@@ -191,18 +207,23 @@ def reference(record: bytes):
 
 
 def exchange(record: bytes, scenario: str = "", variant: str = "") -> Exchange | None:
+    """RecordError if the record is not a flow (the file is damaged here); any other exception
+    means a flow that was read but cannot be normalised (that flow alone is lost)."""
     try:
         state = _top(record)
         f = _flow(state) if state.get("version") == FLOW_FORMAT_VERSION else None
-        return from_flow(f if f is not None else reference(record), scenario, variant)
+        if f is None:
+            f = reference(record)
     except RecordError:
         raise
     except Exception as e:  # a record mitmproxy did not write, or from a version it cannot migrate
         raise RecordError(f"not a flow record ({type(e).__name__}: {e})") from None
+    return from_flow(f, scenario, variant)
 
 
 def exchanges(path: Path, scenario: str = "", variant: str = "", start: int = 0,
               end: int | None = None) -> Iterator[Exchange]:
+    """The exchanges of the records in [start, end); RecordError where the file is damaged."""
     for record in records(path, start, end):
         ex = exchange(record, scenario, variant)
         if ex is not None:

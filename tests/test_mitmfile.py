@@ -91,20 +91,23 @@ def test_split_cuts_only_at_record_boundaries(tmp_path):
             f = tflow.tflow(resp=True)
             f.request.content = b"x" * (i * 100)
             w.add(f)
-    ranges = mitmfile.split(path, 2000)
+    ranges, n, damage = mitmfile.split(path, 2000)
+    assert (n, damage) == (50, "")
     assert len(ranges) > 5 and ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
     ids = [ex.id for a, b in ranges for ex in mitmfile.exchanges(path, start=a, end=b)]
     assert ids == [ex.id for ex in flowstore.read_mitm(path)]
-    assert mitmfile.split(path, 10**9) == [(0, path.stat().st_size)]
+    assert mitmfile.split(path, 10**9) == ([(0, path.stat().st_size)], 50, "")
 
 
-@pytest.mark.parametrize("data", [b"hello", b"12:abc", b"99999:" + b"x" * 10])
-def test_damaged_files_raise_record_errors(tmp_path, data):
+@pytest.mark.parametrize("data, whole", [(b"hello", 0), (b"12:abc", 0), (b"99999:" + b"x" * 10, 0)])
+def test_split_stops_at_damage_and_says_where(tmp_path, data, whole):
+    buf = _io.BytesIO()
+    io.FlowWriter(buf).add(tflow.tflow(resp=True))
     path = tmp_path / "bad.mitm"
-    path.write_bytes(data)
-    with pytest.raises(mitmfile.RecordError):
-        mitmfile.split(path, 100)
+    path.write_bytes(buf.getvalue() + data)
+    ranges, n, damage = mitmfile.split(path, 100)
+    assert n == whole + 1 and ranges == [(0, len(buf.getvalue()))] and damage
 
 
 def test_a_truncated_last_record_is_an_error_not_a_silent_loss(tmp_path):
@@ -114,6 +117,15 @@ def test_a_truncated_last_record_is_an_error_not_a_silent_loss(tmp_path):
     path.write_bytes(buf.getvalue()[:-5])
     with pytest.raises(mitmfile.RecordError):
         list(mitmfile.records(path))
+    assert mitmfile.split(path, 100)[:2] == ([], 0)
+
+
+def test_links_and_non_files_are_not_read(tmp_path):
+    target = tmp_path / "real.mitm"
+    target.write_bytes(b"")
+    (tmp_path / "link.mitm").symlink_to(target)
+    with pytest.raises(OSError):
+        mitmfile.split(tmp_path / "link.mitm", 100)
 
 
 def test_synthetic_benchmark_capture_reads_the_same(tmp_path):

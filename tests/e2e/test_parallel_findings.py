@@ -112,3 +112,15 @@ def hit_digests(out_dir):
         for ex in flowstore.read_mitm(run / "flows.mitm"):
             if (ex.meta.get("egress.cache") or {}).get("status") == "hit":
                 yield ex.path, hashlib.sha256(ex.response_body).hexdigest()
+
+
+def test_analysis_in_workers_finds_the_same_as_in_one_process(audits, monkeypatch):
+    from auditor import analysis, fanout
+
+    dirs = analysis.find_run_dirs(audits["parallel"][0])
+    one = analysis.analyze_run_dirs(dirs, jobs=1, fail_on="never")
+    monkeypatch.setattr(fanout, "INLINE_BYTES", 0)
+    monkeypatch.setattr(fanout, "CHUNK_BYTES", 4096)  # several chunks per run
+    two = analysis.analyze_run_dirs(dirs, jobs=2, fail_on="never")
+    assert [f.to_json() for f in one.findings] == [f.to_json() for f in two.findings]
+    assert one.endpoints == two.endpoints and one.notes == two.notes
