@@ -10,7 +10,9 @@ mitmproxy's FlowWriter into --data) is measured, each row in a fresh process, si
   analyze, 1 core         egress-audit analyze --jobs 1, pinned to one CPU
   analyze, N cores        egress-audit analyze --jobs auto on every usable CPU
 
-with wall time, flows/s, MB/s of capture and the peak memory of the whole process tree (the sum
+with wall time, CPU time (user + system of the process and its workers: on a busy machine it
+shows what parallelism costs, where wall time only shows the contention), flows/s, MB/s of
+capture and the peak memory of the whole process tree (the sum
 of the resident sizes of the process and its workers, sampled every 50 ms). The analysis looks
 for the canary values in the identity file written beside the capture. Load averages are printed:
 the machine may be shared; compare rows of one run.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -54,8 +57,9 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def measure(argv: list[str], cpus: set[int] | None) -> tuple[float, int, str]:
-    """Wall seconds, peak tree RSS, stdout of one command."""
+def measure(argv: list[str], cpus: set[int] | None) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (user + system, workers included), peak tree RSS, stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
@@ -71,9 +75,11 @@ def measure(argv: list[str], cpus: set[int] | None) -> tuple[float, int, str]:
     out, err = proc.communicate()
     elapsed = time.perf_counter() - start
     t.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(argv[:4])}… failed ({proc.returncode}): {err[-2000:]}")
-    return elapsed, peak[0], out.strip()
+    return elapsed, cpu, peak[0], out.strip()
 
 
 def load() -> str:
@@ -89,7 +95,7 @@ def main() -> None:
     cpus = sorted(os.sched_getaffinity(0))
     py = sys.executable
     print(f"python {sys.version.split()[0]}; usable cores: {len(cpus)}; load average before: {load()}")
-    print(f"{'':<34}{'flows':>8}{'MB':>7}{'wall s':>8}{'flows/s':>9}{'MB/s':>7}{'peak MB':>9}")
+    print(f"{'':<34}{'flows':>8}{'MB':>7}{'wall s':>8}{'cpu s':>7}{'flows/s':>9}{'MB/s':>7}{'peak MB':>9}")
     speedups = []
     for n in (int(x) for x in args.flows.split(",")):
         cap = ensure(args.data / f"telemetry-{n}.mitm", n)
@@ -104,9 +110,9 @@ def main() -> None:
                 (f"analyze --jobs auto, {len(cpus)} cores", [*analyze, "--jobs", "auto"], None)]
         walls = {}
         for label, argv, pin in rows:
-            wall, peak, _ = measure(argv, pin)
+            wall, cpu, peak, _ = measure(argv, pin)
             walls[label] = wall
-            print(f"  {label:<32}{n:>8}{mb:>7.0f}{wall:>8.1f}{n / wall:>9.0f}{mb / wall:>7.1f}"
+            print(f"  {label:<32}{n:>8}{mb:>7.0f}{wall:>8.1f}{cpu:>7.1f}{n / wall:>9.0f}{mb / wall:>7.1f}"
                   f"{peak / 1e6:>9.0f}   load {load()}", flush=True)
         speedups.append((n, walls["analyze --jobs 1, 1 core"] / walls[f"analyze --jobs auto, {len(cpus)} cores"]))
     for n, s in speedups:

@@ -12,7 +12,9 @@ network; the index host is whatever `@pip-index` resolves to here). Timed side b
   audit 5       `egress-audit run --variants unset,denied,dnt,granted,ci` (--jobs auto), cold cache
   extra rows    the matrix with --jobs 1 (`jobs1`) or --cache off (`nocache`), to show what each part saves
 
-Each audit runs the full pipeline (sandbox, capture, analysis, reports). Load averages are printed:
+Each audit runs the full pipeline (sandbox, capture, analysis, reports). CPU time (user + system of
+every process a row started, mitmdump and the program included) shows what an audit costs beside
+the bare steps even when the wall time is distorted by other load. Load averages are printed:
 the machine may be shared, so compare rows of one run, not runs made at different load.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -120,9 +123,13 @@ def main() -> None:
             for label, fn in rows:
                 d = base / f"r{rnd}-{len(results.get(label, []))}-{label.split(',')[0].split()[0]}-{time.monotonic_ns()}"
                 d.mkdir()
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 elapsed, note = fn(d)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
                 results.setdefault(label, []).append(elapsed)
-                print(f"  round {rnd + 1}: {label:<36} {elapsed:7.1f} s  load {load()}  {note}", flush=True)
+                print(f"  round {rnd + 1}: {label:<36} {elapsed:7.1f} s wall {cpu:7.1f} s cpu  load {load()}  {note}",
+                      flush=True)
                 shutil.rmtree(d, ignore_errors=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
