@@ -314,7 +314,7 @@ def analyze(inputs: Annotated[list[Path], typer.Argument(help="Run directories, 
             policy: PolicyOpt = None, baseline: BaselineOpt = None,
             fail_on: FailOpt = "high", format: FormatOpt = "json,md,html",
             jobs: Annotated[str, typer.Option(metavar="N|auto", help="Worker processes for captures over "
-                                              "8 MB: a number, or auto (one per core).")] = "auto") -> None:
+                                              "64 MB: a number, or auto (one per core).")] = "auto") -> None:
     """Analyse captured traffic without running anything."""
     from . import analysis, flowstore
     from .identity import load_file

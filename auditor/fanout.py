@@ -31,7 +31,7 @@ from .identity import Identity
 from .rules import ExchangeFacts
 
 CHUNK_BYTES = 4 << 20  # a worker's unit: ~1,500 telemetry posts; its memory is a few times this
-INLINE_BYTES = 8 << 20  # smaller inputs are analysed in this process: starting workers costs more
+INLINE_BYTES = 64 << 20  # smaller inputs are analysed in this process: starting workers costs more
 
 
 @dataclass(frozen=True)
