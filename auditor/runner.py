@@ -41,6 +41,12 @@ GIT_DATE = "2024-01-02T03:04:05+00:00"
 CANCEL = threading.Event()
 
 
+# What a line left open on a terminal looks like when it asks something (a spinner or a progress
+# bar also pauses without a newline, but asks nothing).
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)")
+_PROMPT = re.compile(r"(?i)([?:>\])]\s*$|\(y/n\)|\[y/n\]|\by(es)?/no?\b|press (enter|return|any key)|continue\b)")
+
+
 def _check_cancel() -> None:
     if CANCEL.is_set():
         raise KeyboardInterrupt("audit cancelled")
@@ -272,7 +278,8 @@ class StepRunner:
             elif time.monotonic() - last_output > 1.0 and pending.strip() and enters < 5:
                 # A prompt is waiting with no scripted answer: press Enter, as a hurried user would.
                 os.write(master, b"\n")
-                self.log.write("audit", step.name, "pressed Enter at an unanswered prompt")
+                self.log.write("audit", step.name, "pressed Enter at an unanswered prompt" if _PROMPT.search(_ANSI.sub("", pending))
+                               else "pressed Enter (output paused without a newline)")
                 enters += 1
                 last_output = time.monotonic()
             self.session.check()
