@@ -100,3 +100,26 @@ def _kill_on(start, task):
     if task.start == start:
         os.kill(os.getpid(), signal.SIGKILL)
     return fanout._work(task)
+
+
+def test_a_small_last_chunk_after_big_downloads_is_inspected_whole(tmp_path, forced_workers):
+    # A real install: megabytes of package downloads, then one small telemetry post in the last,
+    # tiny chunk. Its share of the run's budget must not be the byte share (astro: 1 evidence left,
+    # reported as not inspected).
+    gen = synthetic()
+    post = gen.write(tmp_path / "post.mitm", 1)  # flow 0 carries the planted host name
+    path = tmp_path / "install.mitm"
+    with open(path, "wb") as fo:
+        w = io.FlowWriter(fo)
+        for i in range(120):
+            f = tflow.tflow(resp=True)
+            f.request.path = f"/pkg-{i}.tgz"
+            f.response.content = os.urandom(512 << 10)
+            w.add(f)
+        fo.write(post.read_bytes())
+    ident = load_file(post.with_name("post.identity.yaml"))
+    one = analysis.analyze_captures([path], ident, jobs=1)
+    two = analysis.analyze_captures([path], ident, jobs=2)
+    assert one.complete and two.complete, two.problems
+    assert as_json(one) == as_json(two)
+    assert "hostname" in {f.evidence.match for f in two.findings if f.evidence}
