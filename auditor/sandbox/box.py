@@ -90,14 +90,39 @@ def _hidden(spec: BoxSpec, real_home: str) -> list[str]:
     return hidden
 
 
+def runtime_trees(path_var: str | None = None) -> list[str]:
+    """What steps may run that lives on the host: the environment the audit runs in (a venv:
+    `sys.executable` in a step), and every directory on PATH — a venv's bin/ as its
+    whole venv (pyvenv.cfg and site-packages beside it)."""
+    trees = [os.path.realpath(sys.prefix)]
+    for entry in (os.environ.get("PATH", "") if path_var is None else path_var).split(os.pathsep):
+        if not os.path.isabs(entry) or not os.path.isdir(entry):
+            continue
+        parent = os.path.dirname(entry.rstrip("/"))
+        trees.append(os.path.realpath(parent if os.path.isfile(os.path.join(parent, "pyvenv.cfg")) else entry))
+    return list(dict.fromkeys(trees))
+
+
 def sources(spec: BoxSpec, expose: dict[str, str], real_home: str) -> list[str]:
     """Host paths the sandbox binds: its HOME, the scenario, files of the audit it must read, and
-    the agent's interpreter when it lives in a hidden tree."""
+    the runtime trees (runtime_trees) that a hidden tree would cover: read-only, so that a venv or
+    a tool in /tmp or under the real HOME stays runnable while the rest stays hidden. Never a tree
+    the audit hides (its state, run directories, cache), never one that holds them, and not what
+    the copy-on-write layer already makes writable (toolchains under HOME)."""
     # Exposed files are copied in (see Box): only directories are bound.
     out = [str(spec.home), str(spec.scenario_dir), *(p for p in expose if os.path.isdir(p))]
+    hidden = _hidden(spec, real_home)
+    audit = [str(p) for p in spec.hide]
     prefix = python_prefix()
-    if any(_under(prefix, h) for h in _hidden(spec, real_home) + [str(p) for p in spec.hide]):
-        out.append(prefix)
+    if any(_under(prefix, h) for h in hidden + audit):
+        out.append(prefix)  # the agent's interpreter: always
+    layered = software_trees(Path(real_home)) if real_home not in ("", "/") else []
+    for tree in runtime_trees():
+        if tree in ("", "/") or not any(_under(tree, h) for h in hidden):
+            continue
+        if any(_under(tree, a) or _under(a, tree) for a in audit) or any(_under(tree, t) for t in layered):
+            continue
+        out.append(tree)
     return list(dict.fromkeys(out))
 
 

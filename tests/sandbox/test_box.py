@@ -58,6 +58,30 @@ def test_audit_paths_inside_a_bound_folder_are_covered_again(tmp_path):
     assert str(tmp_path / "elsewhere") not in args  # ... and what /tmp already hides is left alone
 
 
+def test_runtime_trees_in_hidden_places_stay_runnable_read_only(tmp_path, monkeypatch):
+    # A clone in /tmp runs its audit from /tmp/…/.venv and its steps call sys.executable; a tool on
+    # PATH may live under the real HOME. Both are bound back read-only; the audit's own paths and
+    # the toolchains the layer already makes writable are not.
+    venv = tmp_path / "clone" / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tools = tmp_path / "realhome" / ".local" / "bin"
+    tools.mkdir(parents=True)
+    pyenv = tmp_path / "realhome" / ".pyenv" / "shims"
+    pyenv.mkdir(parents=True)
+    state = tmp_path / "clone" / ".venv" / "state"
+    monkeypatch.setenv("PATH", os.pathsep.join([str(venv / "bin"), str(tools), str(pyenv), "/usr/bin", "relative"]))
+    monkeypatch.setenv("PYENV_ROOT", str(pyenv.parent))
+    assert box.runtime_trees()[1:] == [str(venv), str(tools), str(pyenv), "/usr/bin"]
+    monkeypatch.setattr(box, "PRIVATE", (str(tmp_path / "clone"), "/home"))
+    s = spec(tmp_path)
+    got = box.sources(s, {}, str(tmp_path / "realhome"))
+    assert str(venv) in got and str(tools) in got
+    assert str(pyenv) not in got and "/usr/bin" not in got  # layered toolchain; never hidden
+    s = spec(tmp_path, hide=(state,))
+    assert str(venv) not in box.sources(s, {}, str(tmp_path / "realhome"))  # it holds the audit's state
+
+
 def test_without_a_layer_the_host_is_read_only(tmp_path):
     args = box.mount_args(spec(tmp_path), files={}, layer=None, expose={}, real_home="/root", staged={})
     assert args[:3] == ["--ro-bind", "/", "/"]
