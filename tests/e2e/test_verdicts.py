@@ -5,6 +5,7 @@ behaviour must produce and the rules it must not, host by host.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,13 @@ SP, SAME, IDS, FP, PROJ = ("collector.sp-unknown.example", "api.samehost.example
 
 def audit(tmp_path_factory, name: str, *scenarios: str, variants: str = "") -> tuple[Path, dict]:
     base = tmp_path_factory.mktemp(name)
+    # Beside the scenario, as a user keeps them: the sandbox shows the scenario's folder, not the
+    # checkout (hidden when it lives in /tmp or under HOME).
+    shutil.copytree(PROGRAMS, base / "programs")
     paths = []
     for i, text in enumerate(scenarios):
         p = base / f"scenario-{i}.yaml"
-        p.write_text(text.replace("{PROGRAMS}", str(PROGRAMS)))
+        p.write_text(text.replace("{PROGRAMS}", "$SCENARIO_DIR/programs"))
         paths.append(p)
     out = base / "out"
     args = ["run", *paths, "--out", out, "--fail-on", "never", "--format", "json,md,html", "--seed", "7"]
