@@ -111,10 +111,10 @@ def forward(port: str):
     import http.client
 
     addr = dns_a("localhost")
-    c = http.client.HTTPConnection(addr, int(port), timeout=5)
+    c = http.client.HTTPConnection(addr, int(port), timeout=30)  # a real upstream: slow on a loaded machine
     c.request("GET", "/allowed", headers={"Host": f"localhost:{port}"})
     print("by-name:", c.getresponse().read().decode())
-    c = http.client.HTTPConnection("198.51.100.7", int(port), timeout=5)
+    c = http.client.HTTPConnection("198.51.100.7", int(port), timeout=30)
     c.request("GET", "/chosen-address", headers={"Host": f"localhost:{port}"})
     print("by-address:", c.getresponse().read().decode())
 
