@@ -8,7 +8,8 @@ vendor's measurement id and API secret in the query and `{"client_id", "events":
 a UUID kept in the HOME (~/.rp/rp.properties, "client.id"), the same for every launch of a HOME. No
 notice. REPORTPORTAL_CLIENT_JS_NO_ANALYTICS is honoured (any value: the code tests presence);
 DO_NOT_TRACK=1 is ignored; CI sends. The ReportPortal server itself (.example here) is the
-user's own and is answered locally.
+user's own and is answered locally; the client asks it for `/api/info` only when analytics are on
+(the scenario declares it functional: that is where the user's reports go).
 """
 
 import re
