@@ -145,3 +145,8 @@ def test_nothing_identifying_in_the_clear_and_no_refusal_of_the_audit_ca(out):
     # Every client here trusts the audit CA. A connection closed mid-handshake because the
     # program exited (turbo after a cache hit, npm after a quick command) is no refusal.
     assert not [f for f in findings(out, "SEC-004") if f["confidence"] != "possible"], findings(out, "SEC-004")
+
+
+def test_every_host_that_got_data_has_a_consent_finding(out):
+    # Issue 7's invariant, from the files, independently of the classifier.
+    assert helpers.consent_gaps(out) == []

@@ -7,6 +7,7 @@ import pytest
 
 from auditor import flowstore
 
+from ..e2e.consent_gaps import consent_gaps
 from ..e2e.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.realworld
@@ -27,5 +28,6 @@ def test_pip_download_is_forwarded_and_its_metadata_observed(tmp_path):
         uas[run] = {e.header("user-agent") for e in exchanges if e.kind == "http"}
     # pip reports CI detection in its User-Agent on every index request (observed, no opt-out).
     assert any('"ci":true' in ua for ua in uas["ci"]) and not any('"ci":true' in ua for ua in uas["unset"])
+    assert consent_gaps(out) == []  # issue 7's invariant (nothing but the allowed index here)
     endpoints = json.loads((out / "findings.json").read_text())["endpoints"]
     assert endpoints and all(e["class"] == "functional" for e in endpoints)

@@ -165,3 +165,8 @@ def test_npm_update_check_is_seen_on_the_allowed_registry(out):
         assert [e.header("npm-command") for e in found] == ["install"], run
         assert found[0].action == "forward" and found[0].response_status == 200
     assert not checks("ci") and not checks("unset-3")  # CI; and the kept HOME checked already
+
+
+def test_every_host_that_got_data_has_a_consent_finding(out):
+    # Issue 7's invariant, from the files, independently of the classifier.
+    assert helpers.consent_gaps(out) == []
