@@ -143,9 +143,10 @@ def test_connections_are_attributed_to_the_names_the_program_resolved(audit):
 
 def test_allowed_host_is_forwarded_by_name_only(audit):
     assert stdout(audit, "forward") == ["by-name: real-upstream", "by-address: {}"]
-    assert audit["upstream"] == ["/allowed"]  # the request to an address the program chose never left
+    # The request to an address the program chose never left (a retried 502 may repeat /allowed).
+    assert audit["upstream"] and set(audit["upstream"]) == {"/allowed"}
     upstream = [e for e in audit["events"] if e["event"] == "upstream"]
-    assert [e["host"] for e in upstream] == ["localhost"] and upstream[0]["address"].startswith("198.1")
+    assert {e["host"] for e in upstream} == {"localhost"} and upstream[0]["address"].startswith("198.1")
 
 
 def test_nothing_else_left_the_sandbox(audit):
