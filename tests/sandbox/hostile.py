@@ -111,7 +111,7 @@ def forward(port: str):
     import http.client
 
     addr = dns_a("localhost")
-    for attempt in range(3):  # a real upstream through a real proxy: once in a while a 502 (seen 1 in ~10 runs)
+    for attempt in range(3):  # a real upstream through a real proxy: now and then a 502 (2 of 4 full runs)
         c = http.client.HTTPConnection(addr, int(port), timeout=30)
         c.request("GET", "/allowed", headers={"Host": f"localhost:{port}"})
         r = c.getresponse()
