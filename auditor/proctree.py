@@ -123,26 +123,37 @@ def reap(pids: set[int]) -> None:
             pass
 
 
-def kill(run_id: str, roots: set[int], exclude: set[int], grace: float = 2.0, pidns: str = "") -> int:
-    """SIGTERM the run's processes, SIGKILL what is left after `grace`; return how many there were."""
-    procs = run_processes(run_id, roots, exclude, pidns)
-    total = set(procs)
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        for pid in procs:
+def terminate(targets, grace: float, last: float = 2.0, reap_them: bool = False) -> set[int]:
+    """SIGTERM the processes `targets()` names, SIGKILL those still named after `grace`, wait up to
+    `last` more; return every pid named on the way. reap_them: they are our children."""
+    seen: set[int] = set()
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, last)):
+        pids = targets()
+        seen |= pids
+        if not pids:
+            break
+        for pid in pids:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            reap(procs)
-            procs = run_processes(run_id, roots, exclude, pidns)
-            total |= procs
-            if not procs:
-                return len(total)
+            if reap_them:
+                reap(pids)
+            pids = targets()
+            seen |= pids
+            if not pids:
+                return seen
             time.sleep(0.05)
-    reap(procs)
-    return len(total)
+    if reap_them:
+        reap(seen)
+    return seen
+
+
+def kill(run_id: str, roots: set[int], exclude: set[int], grace: float = 2.0, pidns: str = "") -> int:
+    """SIGTERM the run's processes, SIGKILL what is left after `grace`; return how many there were."""
+    return len(terminate(lambda: run_processes(run_id, roots, exclude, pidns), grace, reap_them=True))
 
 
 def wait_quiet(run_id: str, roots: set[int], exclude: set[int], timeout: float, pidns: str = "") -> bool:

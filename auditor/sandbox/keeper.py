@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from ..errors import CaptureError
-from ..proctree import in_namespace
+from ..proctree import in_namespace, terminate
 from . import layer
 
 DUMMY_V4 = "10.0.0.2/32"
@@ -284,18 +284,7 @@ def end_all(my_ns: str, watched: dict[int, bytes]) -> None:
         found = {pid for pid, st in watched.items() if st and start_time(pid) == st}
         return (found | in_namespace(my_ns, "net") if my_ns else found) - {me}
 
-    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
-        pids = targets()
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and targets():
-            time.sleep(0.05)
+    terminate(targets, 3.0, 3.0)
 
 
 if __name__ == "__main__":
